@@ -1,0 +1,167 @@
+"""TMWSModel, the base of every table, and the field helpers the models share.
+
+TMWSModel has a SQLAlchemy registry of its own, so ``TMWSModel.metadata`` holds exactly
+tmws_store's tables: nothing that a user, a test or another library defines on the global
+``SQLModel.metadata`` can leak into the database, and no table of ours can be missed.
+
+Columns are declared in TMWS's order, so a fresh file's ``CREATE TABLE`` text matches
+TMWS's; that is why ``id``, ``created_at``, ``updated_at`` and ``metadata`` are written
+out at the end of each model with the helpers below instead of coming from a mixin
+(Pydantic puts inherited fields first).
+"""
+
+import enum
+from functools import cache
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+from pydantic_core import InitErrorDetails
+from sqlalchemy import String, event, text
+from sqlalchemy.orm import registry
+from sqlmodel import Field, SQLModel
+
+from ..types import JSONDict, JSONList, StrEnumType, UTCDateTime, new_id, utc_now
+
+__all__ = [
+    "TMWSModel",
+    "created_at_field",
+    "dict_field",
+    "enum_field",
+    "id_field",
+    "list_field",
+    "metadata_field",
+    "updated_at_field",
+    "validate_instance",
+]
+
+
+class TMWSModel(SQLModel, registry=registry()):
+    """Base of the 42 TMWS tables. Its ``metadata`` holds those tables and nothing else."""
+
+
+_CURRENT_TIMESTAMP = text("CURRENT_TIMESTAMP")
+
+
+def id_field() -> Any:
+    """``id VARCHAR(36)`` primary key, a new dashed uuid4 string by default."""
+    return Field(default_factory=new_id, primary_key=True, max_length=36, sa_type=String(36))
+
+
+def created_at_field() -> Any:
+    """``created_at DATETIME DEFAULT CURRENT_TIMESTAMP NOT NULL``, set to now in Python."""
+    return Field(
+        default_factory=utc_now,
+        sa_type=UTCDateTime,
+        nullable=False,
+        sa_column_kwargs={"server_default": _CURRENT_TIMESTAMP},
+    )
+
+
+def updated_at_field() -> Any:
+    """``updated_at DATETIME DEFAULT CURRENT_TIMESTAMP NOT NULL``, refreshed on every update."""
+    return Field(
+        default_factory=utc_now,
+        sa_type=UTCDateTime,
+        nullable=False,
+        sa_column_kwargs={"server_default": _CURRENT_TIMESTAMP, "onupdate": utc_now},
+    )
+
+
+def metadata_field() -> Any:
+    """TMWS's ``metadata JSON DEFAULT '{}' NOT NULL`` column, as attribute ``metadata_json``.
+
+    ``metadata`` is reserved by SQLAlchemy's declarative classes, hence the other name.
+    """
+    return Field(
+        default_factory=dict,
+        sa_type=JSONDict,
+        nullable=False,
+        sa_column_kwargs={"name": "metadata", "server_default": text("'{}'")},
+    )
+
+
+def _json_field(sa_type: Any, empty: type, nullable: bool, required: bool, **kwargs: Any) -> Any:
+    if nullable:
+        return Field(default=None, sa_type=sa_type, **kwargs)
+    if required:
+        return Field(sa_type=sa_type, nullable=False, **kwargs)
+    return Field(default_factory=empty, sa_type=sa_type, nullable=False, **kwargs)
+
+
+def dict_field(*, nullable: bool = False, required: bool = False, **kwargs: Any) -> Any:
+    """A ``JSON`` column holding an object; in-place edits are saved.
+
+    Defaults to an empty object; ``nullable=True`` defaults to NULL instead, and
+    ``required=True`` has no default (NOT NULL, the caller must give a value).
+    """
+    return _json_field(JSONDict, dict, nullable, required, **kwargs)
+
+
+def list_field(*, nullable: bool = False, required: bool = False, **kwargs: Any) -> Any:
+    """A ``JSON`` column holding an array; in-place edits are saved. Options as ``dict_field``."""
+    return _json_field(JSONList, list, nullable, required, **kwargs)
+
+
+def enum_field(default: enum.Enum | None, *, store_names: bool = False, **kwargs: Any) -> Any:
+    """A ``VARCHAR(n)`` enum column holding the member's value (or name, where TMWS does)."""
+    enum_class = type(default) if default is not None else kwargs.pop("enum_class")
+    sa_type = StrEnumType(enum_class, store_names=store_names)
+    if default is None:
+        return Field(default=None, sa_type=sa_type, **kwargs)
+    return Field(default=default, sa_type=sa_type, nullable=False, **kwargs)
+
+
+# --- validation at the boundary ------------------------------------------------------------
+#
+# SQLModel does not validate in a table model's __init__, so ``Agent(status="bogus")`` is a
+# live object. Before any row of ours is inserted or updated, every loaded field is checked
+# against the model's own Pydantic field definition; a bad value raises a ValidationError
+# naming the model and the field, the flush fails, and the transaction writes nothing.
+
+
+@cache
+def _field_adapters(model: type[TMWSModel]) -> dict[str, TypeAdapter[Any]]:
+    return {
+        name: TypeAdapter(field.rebuild_annotation())
+        for name, field in model.model_fields.items()
+    }
+
+
+def validate_instance(obj: TMWSModel) -> None:
+    """Check every loaded field of ``obj`` as ``model_validate`` would; raise ValidationError.
+
+    Values that Pydantic coerces (``"2026-01-01T00:00"`` to a datetime, ``"active"`` to an
+    enum member) are stored back on the object in their validated form.
+    """
+    model = type(obj)
+    loaded = obj.__dict__
+    errors: list[InitErrorDetails] = []
+    for name, adapter in _field_adapters(model).items():
+        if name not in loaded:
+            continue  # not loaded (an expired attribute): unchanged, nothing to check
+        value = loaded[name]
+        try:
+            validated = adapter.validate_python(value)
+        except ValidationError as exc:
+            for err in exc.errors():
+                detail: InitErrorDetails = {
+                    "type": err["type"],
+                    "loc": (name, *err["loc"]),
+                    "input": err["input"],
+                }
+                if "ctx" in err:
+                    detail["ctx"] = err["ctx"]
+                errors.append(detail)
+            continue
+        if type(validated) is not type(value) and not isinstance(value, dict | list):
+            setattr(obj, name, validated)
+    if errors:
+        raise ValidationError.from_exception_data(model.__name__, errors)
+
+
+def _validate_before_write(mapper: Any, connection: Any, target: TMWSModel) -> None:
+    validate_instance(target)
+
+
+event.listen(TMWSModel, "before_insert", _validate_before_write, propagate=True)
+event.listen(TMWSModel, "before_update", _validate_before_write, propagate=True)

@@ -1,0 +1,174 @@
+"""Column types shared by every model, each storing values exactly as TMWS 2.4.18 does.
+
+- ``UTCDateTime``: declared ``DATETIME``; stored as UTC text ``YYYY-MM-DD HH:MM:SS.ffffff``
+  with no offset (TMWS's format); returned as timezone-aware UTC datetimes.
+- ``JSONDict`` / ``JSONList`` / ``JSONValue``: declared ``JSON``; stored as ``json.dumps``
+  text. The dict and list flavours track in-place edits, so ``row.tags.append(x)`` is saved.
+- ``StrEnumType``: declared ``VARCHAR(n)``; stores an enum's values (or its member names,
+  for the two ``workflows`` columns that TMWS stores that way). No CHECK constraint, as in
+  TMWS; unknown values are refused on the way in, never written.
+- ``HexUUID``: TMWS's ``UUID`` columns (licence tables): 32-char hex without dashes.
+"""
+
+import enum
+import re
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import CHAR, JSON, DateTime, String
+from sqlalchemy.engine import Dialect
+from sqlalchemy.ext.mutable import MutableDict, MutableList
+from sqlalchemy.types import TypeDecorator, TypeEngine
+
+__all__ = [
+    "JSONDict",
+    "JSONList",
+    "JSONValue",
+    "HexUUID",
+    "StrEnumType",
+    "UTCDateTime",
+    "new_hex_id",
+    "new_id",
+    "utc_now",
+]
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware, in UTC."""
+    return datetime.now(UTC)
+
+
+def new_id() -> str:
+    """A new primary key as TMWS makes them: a dashed uuid4 string (36 characters)."""
+    return str(uuid.uuid4())
+
+
+# A value matching this would be turned into a number by a column of NUMERIC affinity (TMWS
+# declares its licence ids ``UUID``), losing the id. Such ids are never generated.
+_NUMERIC_LOOKING = re.compile(r"^[0-9]+(e[0-9]+)?$")
+
+
+def new_hex_id() -> str:
+    """A new 32-char hex uuid4, as TMWS stores its ``UUID`` columns, never numeric-looking."""
+    while True:
+        value = uuid.uuid4().hex
+        if not _NUMERIC_LOOKING.match(value):
+            return value
+
+
+class UTCDateTime(TypeDecorator[datetime]):
+    """UTC text without offset on disk, aware UTC datetimes in Python.
+
+    A naive datetime is taken to be UTC already (TMWS writes ``datetime.utcnow()``); an aware
+    one is converted to UTC first, so 12:00+09:00 is stored as 03:00, never as 12:00.
+    """
+
+    impl = DateTime
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if not isinstance(value, datetime):
+            raise TypeError(f"expected a datetime, got {type(value).__name__}: {value!r}")
+        if value.tzinfo is not None:
+            value = value.astimezone(UTC)
+        return value.replace(tzinfo=None)
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        return value.replace(tzinfo=UTC)
+
+
+class JSONValue(TypeDecorator[Any]):
+    """Any JSON value, stored as ``json.dumps`` text; Python ``None`` is stored as SQL NULL."""
+
+    impl = JSON
+    cache_ok = True
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(JSON(none_as_null=True))
+
+
+# In-place edits of these are tracked and saved at the next flush.
+JSONDict = MutableDict.as_mutable(JSONValue())
+JSONList = MutableList.as_mutable(JSONValue())
+
+
+class StrEnumType(TypeDecorator[enum.Enum]):
+    """An enum stored in ``VARCHAR(n)``, as its values (default) or as its member names.
+
+    ``n`` is the longest stored string, which is how SQLAlchemy sized TMWS's columns.
+    Strings read back that are not members are returned as plain strings instead of making
+    every reader of the table fail, so a file that someone else wrote stays readable.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, enum_class: type[enum.Enum], *, store_names: bool = False) -> None:
+        self.enum_class = enum_class
+        self.store_names = store_names
+        stored = [m.name if store_names else str(m.value) for m in enum_class]
+        super().__init__(length=max(len(s) for s in stored))
+        self._to_member = dict(zip(stored, enum_class, strict=True))
+
+    def _stored(self, member: enum.Enum) -> str:
+        return member.name if self.store_names else str(member.value)
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, self.enum_class):
+            return self._stored(value)
+        try:
+            return self._stored(self.enum_class(value))
+        except ValueError:
+            if self.store_names and value in self.enum_class.__members__:
+                return str(value)
+            allowed = ", ".join(repr(str(m.value)) for m in self.enum_class)
+            raise ValueError(
+                f"{value!r} is not a valid {self.enum_class.__name__} (expected one of {allowed})"
+            ) from None
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> Any:
+        if value is None:
+            return None
+        return self._to_member.get(value, value)
+
+
+class HexUUID(TypeDecorator[str]):
+    """TMWS's ``UUID`` columns: a uuid stored as 32-char hex without dashes.
+
+    On our own files the column is declared ``CHAR(32)`` (TEXT affinity), so no id can be
+    turned into a number; files adopted from TMWS keep their ``UUID`` declaration. Accepts a
+    ``uuid.UUID``, a dashed or a hex string; always returns the 32-char hex string. A value
+    that SQLite's NUMERIC affinity already turned into an integer is read back zero-padded.
+    """
+
+    impl = CHAR
+    cache_ok = True
+
+    def __init__(self) -> None:
+        super().__init__(length=32)
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, uuid.UUID):
+            return value.hex
+        return uuid.UUID(str(value)).hex
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        if isinstance(value, int):
+            return str(value).zfill(32)
+        try:
+            return uuid.UUID(str(value)).hex
+        except ValueError:
+            # Lost to NUMERIC affinity in a TMWS file (e.g. read back as a float): keep the
+            # row readable rather than failing every reader of the table.
+            return str(value)
