@@ -22,10 +22,10 @@ from sqlalchemy.ext.mutable import MutableDict, MutableList
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 __all__ = [
+    "HexUUID",
     "JSONDict",
     "JSONList",
     "JSONValue",
-    "HexUUID",
     "StrEnumType",
     "UTCDateTime",
     "new_hex_id",

@@ -122,8 +122,7 @@ def enum_field(default: enum.Enum | None, *, store_names: bool = False, **kwargs
 @cache
 def _field_adapters(model: type[TMWSModel]) -> dict[str, TypeAdapter[Any]]:
     return {
-        name: TypeAdapter(field.rebuild_annotation())
-        for name, field in model.model_fields.items()
+        name: TypeAdapter(field.rebuild_annotation()) for name, field in model.model_fields.items()
     }
 
 

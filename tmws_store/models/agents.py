@@ -20,7 +20,7 @@ from ._base import (
 )
 
 
-class AccessLevel(str, enum.Enum):
+class AccessLevel(enum.StrEnum):
     """Who may read a memory, a skill or an agent's data. Stored as the value."""
 
     PRIVATE = "private"
@@ -30,7 +30,7 @@ class AccessLevel(str, enum.Enum):
     SYSTEM = "system"
 
 
-class AgentStatus(str, enum.Enum):
+class AgentStatus(enum.StrEnum):
     """Lifecycle of an agent. Stored as the value."""
 
     ACTIVE = "active"

@@ -1,4 +1,10 @@
-"""Memories and what is built on them: consolidations, patterns and sharing grants."""
+"""Memories and what is built on them: consolidations, patterns and sharing grants.
+
+Deliberate differences from TMWS 2.4.18 (files stay readable both ways):
+- ``memories``: no ``ix_memory_expires``; it duplicates ``ix_memories_expires_at`` exactly.
+- ``memories.parent_memory_id`` and ``memory_consolidations.consolidated_memory_id`` get an
+  index: they are foreign keys, and without one every check of the key scans the table.
+"""
 
 from datetime import datetime
 from typing import Any
@@ -28,7 +34,6 @@ class Memory(TMWSModel, table=True):
         Index("ix_memory_access_level", "access_level", "agent_id"),
         Index("ix_memory_accessed", "accessed_at", "access_count"),
         Index("ix_memory_agent_namespace", "agent_id", "namespace"),
-        Index("ix_memory_expires", "expires_at"),
         Index("ix_memory_importance", "importance_score", "relevance_score"),
     )
 
@@ -52,7 +57,7 @@ class Memory(TMWSModel, table=True):
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     version: int = 1
     parent_memory_id: str | None = Field(
-        default=None, max_length=36, sa_type=String(36), foreign_key="memories.id"
+        default=None, max_length=36, sa_type=String(36), foreign_key="memories.id", index=True
     )
     id: str = id_field()
     created_at: datetime = created_at_field()
@@ -67,7 +72,7 @@ class MemoryConsolidation(TMWSModel, table=True):
 
     source_memory_ids: list[Any] = list_field(required=True)
     consolidated_memory_id: str = Field(
-        max_length=36, sa_type=String(36), foreign_key="memories.id"
+        max_length=36, sa_type=String(36), foreign_key="memories.id", index=True
     )
     consolidation_type: str = Field(sa_type=Text)
     agent_id: str = Field(sa_type=Text, index=True)

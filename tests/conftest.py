@@ -1,0 +1,56 @@
+"""Shared fixtures. The real ~/.tmws is never touched: every test gets its own TMWS_HOME."""
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tmws_store import Store
+
+# The shared reference files sit beside the repository (in CI too: shared/ next to the clone).
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "tmws-reference"
+REF42 = REFERENCE / "tmws-2.4.18-42-tables.db"
+REF34 = REFERENCE / "tmws-2.4.18-prefix-34-tables.db"
+
+
+@pytest.fixture(autouse=True)
+def _private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
+    """Point HOME and TMWS_HOME at temp dirs so no test can reach the real ~/.tmws."""
+    home = tmp_path_factory.mktemp("home")
+    monkeypatch.setenv("HOME", str(home))
+    monkeypatch.setenv("TMWS_HOME", str(home / ".tmws"))
+    monkeypatch.delenv("TMWS_DATABASE_URL", raising=False)
+
+
+@pytest.fixture
+def store(tmp_path: Path) -> Iterator[Store]:
+    """An initialised store on a fresh file in the test's temp dir."""
+    with Store(tmp_path / "tmws.db") as s:
+        s.init()
+        yield s
+
+
+def copy_reference(source: Path, dest_dir: Path) -> Path:
+    """A private copy of a shared reference database (never written in place)."""
+    src = sqlite3.connect(f"{source.resolve().as_uri()}?immutable=1", uri=True)
+    dest = dest_dir / source.name
+    dst = sqlite3.connect(dest)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    return dest
+
+
+@pytest.fixture
+def ref42_copy(tmp_path: Path) -> Path:
+    """A temp copy of the complete 42-table TMWS reference database."""
+    return copy_reference(REF42, tmp_path)
+
+
+@pytest.fixture
+def ref34_copy(tmp_path: Path) -> Path:
+    """A temp copy of the 34-table pre-fix TMWS reference database."""
+    return copy_reference(REF34, tmp_path)

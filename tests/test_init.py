@@ -1,0 +1,202 @@
+"""Store.init(): atomic first run, one-query warm start, identity stamp, connection settings."""
+
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+import pytest
+from sqlalchemy import text
+
+from tmws_store import APPLICATION_ID, SCHEMA_VERSION, Store, StoreError, TMWSModel, startup
+
+EXPECTED_TABLES = {t.name for t in TMWSModel.metadata.tables.values()}
+
+
+def table_names(path: Path) -> set[str]:
+    con = sqlite3.connect(path)
+    try:
+        rows = con.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
+        return {r[0] for r in rows}
+    finally:
+        con.close()
+
+
+def pragma(path: Path, name: str) -> object:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute(f"PRAGMA {name}").fetchone()[0]
+    finally:
+        con.close()
+
+
+def test_first_run_creates_every_table_stamped_in_wal(tmp_path: Path) -> None:
+    path = tmp_path / "tmws.db"
+    with Store(path) as store:
+        report = store.init()
+    assert report.action == "created"
+    assert set(report.tables_created) == EXPECTED_TABLES == table_names(path)
+    assert pragma(path, "application_id") == APPLICATION_ID
+    assert pragma(path, "user_version") == SCHEMA_VERSION
+    assert pragma(path, "journal_mode") == "wal"
+    assert pragma(path, "integrity_check") == "ok"
+
+
+def test_database_and_wal_files_are_private_whatever_the_umask(tmp_path: Path) -> None:
+    old = os.umask(0o022)
+    try:
+        path = tmp_path / "sub" / "tmws.db"
+        with Store(path) as store, store.session() as session:
+            session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+            modes = {
+                p.name: p.stat().st_mode & 0o777
+                for p in path.parent.iterdir()
+                if p.name.startswith("tmws.db")
+            }
+    finally:
+        os.umask(old)
+    assert modes == {"tmws.db": 0o600, "tmws.db-wal": 0o600, "tmws.db-shm": 0o600}
+    assert path.parent.stat().st_mode & 0o777 == 0o700
+
+
+def test_warm_start_is_one_query_without_ddl(tmp_path: Path, monkeypatch) -> None:
+    path = tmp_path / "tmws.db"
+    Store(path).init()
+    schema_version_before = pragma(path, "schema_version")
+
+    statements: list[str] = []
+    real_connect = startup.connect
+
+    def traced_connect(p: Path, busy_timeout: float) -> sqlite3.Connection:
+        con = real_connect(p, busy_timeout)
+        con.set_trace_callback(statements.append)
+        return con
+
+    monkeypatch.setattr(startup, "connect", traced_connect)
+    report = Store(path).init()
+
+    assert report.action == "current"
+    # SQLite's trace also lists, as "-- PRAGMA x" lines, the pragma functions run inside
+    # that one statement; no other statement runs, and nothing creates, alters or reflects.
+    assert [s for s in statements if not s.startswith("-- ")] == [startup._IDENTITY_QUERY]
+    assert sorted(s for s in statements if s.startswith("-- ")) == [
+        "-- PRAGMA application_id",
+        "-- PRAGMA journal_mode",
+        "-- PRAGMA user_version",
+    ]
+    assert pragma(path, "schema_version") == schema_version_before
+
+
+def test_a_create_failing_part_way_leaves_no_table(tmp_path: Path, monkeypatch) -> None:
+    """SQLite itself refuses one late CREATE INDEX (an authorizer denies it)."""
+    path = tmp_path / "tmws.db"
+    victim = "ix_memory_importance"  # created after several tables and indexes
+    real_connect = startup.connect
+
+    def denying_connect(p: Path, busy_timeout: float) -> sqlite3.Connection:
+        con = real_connect(p, busy_timeout)
+
+        def authorizer(action: int, arg1, arg2, db, trigger) -> int:
+            if action == sqlite3.SQLITE_CREATE_INDEX and arg1 == victim:
+                return sqlite3.SQLITE_DENY
+            return sqlite3.SQLITE_OK
+
+        con.set_authorizer(authorizer)
+        return con
+
+    monkeypatch.setattr(startup, "connect", denying_connect)
+    with pytest.raises(StoreError, match="not authorized"):
+        Store(path).init()
+    assert table_names(path) == set()
+    assert pragma(path, "application_id") == 0
+
+    monkeypatch.setattr(startup, "connect", real_connect)
+    assert Store(path).init().action == "created"
+    assert table_names(path) == EXPECTED_TABLES
+
+
+KILL_CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from tmws_store import Store, startup
+    real = startup.connect
+    def slow(p, t):
+        con = real(p, t)
+        # Slow every statement down so that the kill lands inside the transaction.
+        con.set_progress_handler(lambda: time.sleep(0.0002) or 0, 50)
+        return con
+    startup.connect = slow
+    print("ready", flush=True)
+    Store(sys.argv[1]).init()
+    print("done", flush=True)
+    """
+)
+
+
+def test_kill_during_first_run_leaves_no_table_or_all(tmp_path: Path) -> None:
+    outcomes = {"none": 0, "all": 0}
+    for trial in range(12):
+        path = tmp_path / f"k{trial}.db"
+        child = subprocess.Popen(
+            [sys.executable, "-c", KILL_CHILD, str(path)], stdout=subprocess.PIPE, text=True
+        )
+        assert child.stdout is not None
+        assert child.stdout.readline().strip() == "ready"
+        time.sleep(0.01 * trial)  # from "before the first statement" to "well after"
+        child.send_signal(signal.SIGKILL)
+        child.wait()
+        if path.exists():
+            present = table_names(path)
+            assert present in (set(), EXPECTED_TABLES), f"partial schema: {len(present)} tables"
+            outcomes["all" if present else "none"] += 1
+            assert pragma(path, "integrity_check") == "ok"
+        with Store(path) as store:
+            store.init()
+        assert table_names(path) == EXPECTED_TABLES
+    assert outcomes["none"] > 0  # some kills really landed before the commit
+
+
+def test_connections_enforce_foreign_keys_and_wait_for_locks(tmp_path: Path) -> None:
+    with Store(tmp_path / "tmws.db", busy_timeout=2.5) as store, store.session() as session:
+        conn = session.connection()
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == 2500
+        assert conn.exec_driver_sql("PRAGMA trusted_schema").scalar() == 0
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+
+
+def test_write_sessions_hold_the_write_lock_from_the_start(tmp_path: Path) -> None:
+    path = tmp_path / "tmws.db"
+    with Store(path, busy_timeout=0) as store, store.session() as session:
+        session.exec(text("SELECT 1"))  # type: ignore[call-overload]
+        other = sqlite3.connect(path, timeout=0)
+        with pytest.raises(sqlite3.OperationalError, match="locked"):
+            other.execute("BEGIN IMMEDIATE")
+        other.close()
+
+
+def test_readonly_sessions_do_not_take_the_write_lock(tmp_path: Path) -> None:
+    path = tmp_path / "tmws.db"
+    with Store(path) as store, store.session(readonly=True) as session:
+        session.exec(text("SELECT count(*) FROM agents"))  # type: ignore[call-overload]
+        other = sqlite3.connect(path, timeout=0, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        other.close()
+
+
+def test_store_closes_its_engines(tmp_path: Path) -> None:
+    store = Store(tmp_path / "tmws.db")
+    with store.session():
+        pass
+    assert store._engine is not None
+    store.close()
+    assert store._engine is None
+    # usable again after close
+    with store.session() as session:
+        assert session.exec(text("SELECT 1")).one() == (1,)  # type: ignore[call-overload]
+    store.close()

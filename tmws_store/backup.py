@@ -1,0 +1,59 @@
+"""Consistent copies of a store file, made with SQLite's backup API.
+
+Copying only the main file of a WAL database can lose every recent row (they may still be in
+the ``-wal`` file); the backup API copies what a reader sees, while other connections write.
+Copies are created 0600 before SQLite writes them: they hold the same secrets as the store.
+"""
+
+import sqlite3
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+from .paths import create_private_file
+
+__all__ = ["backup_beside", "backup_to"]
+
+Progress = Callable[[int, int], None]  # (pages copied, total pages)
+
+
+def backup_to(source: Path, dest: Path, *, progress: Progress | None = None) -> Path:
+    """Copy the database at ``source`` to the new file ``dest``; refuses to overwrite."""
+    if dest.exists():
+        raise FileExistsError(f"{dest} already exists; choose another backup file name")
+    create_private_file(dest)
+    try:
+        src = sqlite3.connect(source)
+        try:
+            src.execute("PRAGMA trusted_schema = OFF")
+            dst = sqlite3.connect(dest)
+            try:
+
+                def report(status: int, remaining: int, total: int) -> None:
+                    if progress is not None:
+                        progress(total - remaining, total)
+
+                src.backup(dst, pages=256, progress=report)
+            finally:
+                dst.close()
+        finally:
+            src.close()
+    except BaseException:
+        dest.unlink(missing_ok=True)
+        raise
+    return dest
+
+
+def backup_beside(source: Path, *, reason: str) -> Path:
+    """Back up ``source`` next to it, named so a person sees what it is and when it was made.
+
+    For ``tmws.db`` made at 04:15:00 UTC on 24 November 2026 before adoption:
+    ``tmws.db.backup-2026-11-24T041500Z-before-adopt``.
+    """
+    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+    for attempt in range(100):
+        suffix = f"-{attempt}" if attempt else ""
+        dest = source.with_name(f"{source.name}.backup-{stamp}-{reason}{suffix}")
+        if not dest.exists():
+            return backup_to(source, dest)
+    raise FileExistsError(f"too many backups of {source} made in the same second")

@@ -1,0 +1,76 @@
+"""SQLAlchemy engines for a store file, sync (sqlite3) and async (aiosqlite).
+
+Every connection gets the same settings: foreign keys enforced, a busy timeout, schema
+functions untrusted (a crafted file's views or triggers cannot call SQL functions), and
+``synchronous=NORMAL`` (safe in WAL mode). We also take control of BEGIN: Python's sqlite3
+driver otherwise begins transactions lazily and runs DDL in autocommit. Write transactions
+start with ``BEGIN IMMEDIATE``, taking the write lock up front: two readers that both try to
+upgrade to writers would otherwise make SQLite fail one of them at once, without waiting.
+Read-only sessions use a plain deferred ``BEGIN``.
+"""
+
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import URL, Connection
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+__all__ = ["BEGIN_OPTION", "connection_pragmas", "make_async_engine", "make_sync_engine"]
+
+# Execution option naming the BEGIN flavour of a connection: "IMMEDIATE" (default) or "DEFERRED".
+BEGIN_OPTION = "tmws_begin"
+
+
+def connection_pragmas(busy_timeout: float) -> tuple[str, ...]:
+    """The PRAGMAs run on every new connection, in order."""
+    return (
+        f"PRAGMA busy_timeout = {int(busy_timeout * 1000)}",
+        "PRAGMA foreign_keys = ON",
+        "PRAGMA trusted_schema = OFF",
+        "PRAGMA synchronous = NORMAL",
+    )
+
+
+def _install_events(engine: Engine, busy_timeout: float) -> None:
+    pragmas = connection_pragmas(busy_timeout)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, connection_record: Any) -> None:
+        # None = the driver never issues BEGIN by itself; _on_begin does.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        try:
+            for pragma in pragmas:
+                cursor.execute(pragma)
+        finally:
+            cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(conn: Connection) -> None:
+        mode = conn.get_execution_options().get(BEGIN_OPTION, "IMMEDIATE")
+        conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def make_sync_engine(path: Path, *, busy_timeout: float) -> Engine:
+    """An engine on ``path`` with the store's connection settings."""
+    engine = create_engine(
+        URL.create("sqlite", database=str(path)),
+        connect_args={"timeout": busy_timeout, "check_same_thread": False},
+    )
+    _install_events(engine, busy_timeout)
+    return engine
+
+
+def make_async_engine(path: Path, *, busy_timeout: float) -> "AsyncEngine":
+    """An aiosqlite engine on ``path``; imported only when an async session is first used."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    engine = create_async_engine(
+        URL.create("sqlite+aiosqlite", database=str(path)),
+        connect_args={"timeout": busy_timeout},
+    )
+    _install_events(engine.sync_engine, busy_timeout)
+    return engine

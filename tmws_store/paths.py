@@ -1,0 +1,146 @@
+"""Where the database file is, and why; private directories and files.
+
+Resolution order: the explicit ``path`` or ``url`` argument, ``TMWS_DATABASE_URL``,
+``$TMWS_HOME/data/tmws.db``, ``~/.tmws/data/tmws.db`` (TMWS's own default on every
+platform, which is why it is not a platformdirs location).
+
+URLs are parsed by SQLAlchemy and paths are never pasted into URL strings: a path ending in
+``?timeout=0`` stays a path, and an empty path is an error, not an in-memory database.
+"""
+
+import contextlib
+import os
+import stat
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+
+from sqlalchemy.engine import make_url
+
+from .errors import NotADatabaseError, UnsupportedURLError
+
+__all__ = ["Location", "create_private_file", "ensure_private_dirs", "resolve_location"]
+
+PRIVATE_DIR_MODE = 0o700
+PRIVATE_FILE_MODE = 0o600
+SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"}
+
+
+@dataclass(frozen=True)
+class Location:
+    """The database file and where that choice came from.
+
+    ``source`` is one of ``"argument"``, ``"url argument"``, ``"TMWS_DATABASE_URL"``,
+    ``"TMWS_HOME"``, ``"default"``. ``home`` is the TMWS home directory for the last two
+    (the store keeps it, and its ``data`` folder, private); ``None`` otherwise.
+    """
+
+    path: Path
+    source: str
+    home: Path | None = None
+
+    def describe(self) -> str:
+        """One line for people: the path and why it was chosen."""
+        why = {
+            "argument": "given as the path argument",
+            "url argument": "given as the url argument",
+            "TMWS_DATABASE_URL": "from the TMWS_DATABASE_URL environment variable",
+            "TMWS_HOME": "from the TMWS_HOME environment variable",
+            "default": "the default location",
+        }[self.source]
+        return f"{self.path} ({why})"
+
+
+def _path_from_url(url: str, source: str) -> Path:
+    try:
+        parsed = make_url(url)
+    except Exception as exc:
+        raise UnsupportedURLError(f"{source}: {url!r} is not a database URL ({exc})") from None
+    if parsed.drivername not in SQLITE_DRIVERS:
+        raise UnsupportedURLError(
+            f"{source}: {parsed.drivername!r} databases are not supported; "
+            "use a SQLite URL such as sqlite:////home/me/.tmws/data/tmws.db"
+        )
+    if not parsed.database or parsed.database == ":memory:":
+        raise UnsupportedURLError(
+            f"{source}: {url!r} names no file; tmws_store keeps its data in a file"
+        )
+    return _absolute(Path(parsed.database))
+
+
+def _absolute(path: Path) -> Path:
+    return Path(os.path.abspath(path.expanduser()))
+
+
+def resolve_location(
+    path: str | os.PathLike[str] | None = None,
+    *,
+    url: str | None = None,
+    environ: Mapping[str, str] | None = None,
+) -> Location:
+    """Decide which file the store uses (see the module docstring for the order)."""
+    env = os.environ if environ is None else environ
+    if path is not None and url is not None:
+        raise TypeError("give either a path or a url, not both")
+    if path is not None:
+        if not os.fspath(path):
+            raise NotADatabaseError("the database path is empty; give a file name")
+        return Location(_absolute(Path(path)), "argument")
+    if url is not None:
+        return Location(_path_from_url(url, "url argument"), "url argument")
+    if env.get("TMWS_DATABASE_URL"):
+        return Location(
+            _path_from_url(env["TMWS_DATABASE_URL"], "TMWS_DATABASE_URL"), "TMWS_DATABASE_URL"
+        )
+    if env.get("TMWS_HOME"):
+        home = _absolute(Path(env["TMWS_HOME"]))
+        return Location(home / "data" / "tmws.db", "TMWS_HOME", home)
+    home = Path.home() / ".tmws"
+    return Location(home / "data" / "tmws.db", "default", home)
+
+
+def ensure_private_dirs(location: Location) -> None:
+    """Create the file's missing parent directories, private to the user (0700).
+
+    The TMWS home and its ``data`` folder are ours: if they exist with wider permissions and
+    belong to this user, they are tightened to 0700 (they hold keys and tokens). Any other
+    existing directory, such as the parent of an explicit path, is left as it is.
+    """
+    parent = location.path.parent
+    missing = []
+    probe = parent
+    while not probe.exists():
+        missing.append(probe)
+        probe = probe.parent
+    for directory in reversed(missing):
+        with contextlib.suppress(FileExistsError):  # another process made it meanwhile
+            directory.mkdir(mode=PRIVATE_DIR_MODE)
+        os.chmod(directory, PRIVATE_DIR_MODE)  # mkdir's mode is masked by the umask
+    if location.home is not None:
+        for directory in (location.home, location.home / "data"):
+            tighten(directory, PRIVATE_DIR_MODE)
+
+
+def tighten(path: Path, mode: int) -> None:
+    """chmod ``path`` to ``mode`` when it is wider and owned by us; otherwise leave it."""
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return
+    if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & ~mode:
+        os.chmod(path, mode)
+
+
+def create_private_file(path: Path) -> bool:
+    """Create an empty file with mode 0600 unless it exists; True when we created it.
+
+    SQLite gives the ``-wal`` and ``-shm`` files the main file's permissions, so creating the
+    main file 0600 before SQLite opens it keeps all three private whatever the umask.
+    """
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+    except FileExistsError:
+        return False
+    os.close(fd)
+    os.chmod(path, PRIVATE_FILE_MODE)
+    return True

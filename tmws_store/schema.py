@@ -1,0 +1,171 @@
+"""The schema as data: its identity stamp, its DDL, and what an existing file lacks of it.
+
+A file is ours when ``PRAGMA application_id`` is ``APPLICATION_ID``; ``PRAGMA user_version``
+is then its schema version. Both live in the file header, so stamping them inside the
+transaction that creates the tables makes "stamped" and "complete" the same fact, and
+TMWS users, who count tables to check an install, see no bookkeeping table.
+"""
+
+import json
+import sqlite3
+from dataclasses import dataclass, field
+from functools import cache
+from typing import Any
+
+from sqlalchemy import Column, Table, literal
+from sqlalchemy.dialects import sqlite
+from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable
+
+from . import models
+from .errors import MigrationError
+
+__all__ = [
+    "APPLICATION_ID",
+    "SCHEMA_VERSION",
+    "Completion",
+    "create_statements",
+    "plan_completion",
+    "table_names",
+]
+
+APPLICATION_ID = 0x544D5753  # "TMWS" in ASCII
+SCHEMA_VERSION = 1
+
+_DIALECT = sqlite.dialect()
+
+
+def _tables() -> list[Table]:
+    return list(models.TMWSModel.metadata.sorted_tables)
+
+
+@cache
+def table_names() -> frozenset[str]:
+    """Names of every table the models define."""
+    return frozenset(t.name for t in _tables())
+
+
+def _create_table_sql(table: Table) -> str:
+    return str(CreateTable(table).compile(dialect=_DIALECT)).strip()
+
+
+def _index_sqls(table: Table) -> list[tuple[str, str]]:
+    return [
+        (ix.name, str(CreateIndex(ix).compile(dialect=_DIALECT)).strip())
+        for ix in sorted(table.indexes, key=lambda ix: str(ix.name))
+    ]
+
+
+@cache
+def create_statements() -> tuple[str, ...]:
+    """Every CREATE TABLE and CREATE INDEX of the schema, in dependency order (compiled once)."""
+    statements: list[str] = []
+    for table in _tables():
+        statements.append(_create_table_sql(table))
+        statements.extend(sql for _, sql in _index_sqls(table))
+    return tuple(statements)
+
+
+@dataclass
+class Completion:
+    """What an existing file lacks of the schema, as the statements that would add it."""
+
+    tables: list[str] = field(default_factory=list)
+    columns: list[str] = field(default_factory=list)  # "table.column"
+    indexes: list[str] = field(default_factory=list)
+    statements: list[str] = field(default_factory=list)
+
+    @property
+    def empty(self) -> bool:
+        return not self.statements
+
+
+def _objects(con: sqlite3.Connection) -> dict[str, str]:
+    rows = con.execute(
+        "SELECT name, type FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+    )
+    return dict(rows.fetchall())
+
+
+def _existing_columns(con: sqlite3.Connection, table: str) -> set[str]:
+    return {row[1] for row in con.execute(f'PRAGMA table_info("{table}")')}
+
+
+_NON_CONSTANT = {"CURRENT_TIMESTAMP", "CURRENT_DATE", "CURRENT_TIME"}
+
+
+def _constant_default_sql(column: Column[Any], table: str) -> str:
+    """The DEFAULT that lets ALTER TABLE add a NOT NULL column to rows that already exist.
+
+    The model's server default where it is a constant; else its Python default where that
+    is a constant or an empty dict or list. ALTER TABLE refuses CURRENT_TIMESTAMP.
+    """
+    if column.server_default is not None:
+        arg = column.server_default.arg  # type: ignore[attr-defined]
+        sql = str(getattr(arg, "text", arg))
+        if sql.upper() not in _NON_CONSTANT:
+            return sql
+    value: Any = None
+    default = column.default
+    if default is not None and default.is_scalar:
+        value = default.arg  # type: ignore[attr-defined]
+    elif default is not None and default.is_callable:
+        factory = getattr(default.arg, "__wrapped__", default.arg)  # type: ignore[attr-defined]
+        value = {dict: {}, list: []}.get(factory)
+    if value is None:
+        raise MigrationError(
+            f"cannot add column {table}.{column.name} to the existing rows: it is NOT NULL "
+            "and has no constant default. Nothing was changed."
+        )
+    if isinstance(value, dict | list):  # JSON: stored as json.dumps text
+        return "'" + json.dumps(value).replace("'", "''") + "'"
+    compiled = literal(value, type_=column.type).compile(
+        dialect=_DIALECT, compile_kwargs={"literal_binds": True}
+    )
+    return str(compiled)
+
+
+def _add_column_sql(table: str, column: Column[Any]) -> str:
+    if column.primary_key or column.unique:
+        raise MigrationError(
+            f"cannot add key or unique column {table}.{column.name} to an existing table. "
+            "Nothing was changed."
+        )
+    if column.nullable:
+        spec = str(CreateColumn(column).compile(dialect=_DIALECT)).strip()
+    else:
+        name = _DIALECT.identifier_preparer.format_column(column)
+        type_sql = column.type.compile(dialect=_DIALECT)
+        spec = f"{name} {type_sql} DEFAULT {_constant_default_sql(column, table)} NOT NULL"
+    return f'ALTER TABLE "{table}" ADD COLUMN {spec}'
+
+
+def plan_completion(con: sqlite3.Connection) -> Completion:
+    """Compare the file on ``con`` with the models; return what must be added, never removed.
+
+    Raises MigrationError, changing nothing, when an object of ours has the wrong kind (a
+    view named like one of our tables) or a missing column cannot be added to existing rows.
+    """
+    objects = _objects(con)
+    plan = Completion()
+    for table in _tables():
+        kind = objects.get(table.name)
+        if kind is None:
+            plan.tables.append(table.name)
+            plan.statements.append(_create_table_sql(table))
+            plan.statements.extend(sql for _, sql in _index_sqls(table))
+            continue
+        if kind != "table":
+            raise MigrationError(
+                f"{table.name!r} exists in this file as a {kind}, not a table; rename or drop "
+                "it, then start again. Nothing was changed."
+            )
+        present = _existing_columns(con, table.name)
+        for column in table.columns:
+            if column.name not in present:
+                plan.columns.append(f"{table.name}.{column.name}")
+                plan.statements.append(_add_column_sql(table.name, column))
+        for name, sql in _index_sqls(table):
+            if name not in objects:
+                plan.indexes.append(str(name))
+                plan.statements.append(sql)
+    return plan

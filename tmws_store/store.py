@@ -1,0 +1,211 @@
+"""``Store``: the one object a program needs to use the TMWS database.
+
+from tmws_store import Agent, Store
+
+with Store() as store:              # ~/.tmws/data/tmws.db, or TMWS_HOME / TMWS_DATABASE_URL
+    store.init()                    # create, complete or check: cheap when current
+    with store.session() as session:
+        session.add(Agent(agent_id="athena", display_name="Athena"))
+    # committed here; rolled back instead if the block raised
+"""
+
+import os
+from collections.abc import AsyncIterator, Iterator
+from contextlib import asynccontextmanager, contextmanager
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Engine
+from sqlalchemy.exc import DBAPIError
+from sqlmodel import Session
+
+from .backup import Progress, backup_to
+from .engine import BEGIN_OPTION, make_async_engine, make_sync_engine
+from .errors import from_sqlite
+from .paths import Location, resolve_location
+from .startup import InitReport, initialise
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    from .verify import VerifyReport
+
+__all__ = ["DEFAULT_BUSY_TIMEOUT", "Store"]
+
+DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a transaction waits for another process's write lock
+
+
+class Store:
+    """The TMWS database file: where it is, its schema, and sessions on it.
+
+    ``Store(path=None, *, url=None, busy_timeout=10.0)``. The file is, in order: ``path``,
+    ``url`` (a ``sqlite:///`` URL), ``TMWS_DATABASE_URL``, ``$TMWS_HOME/data/tmws.db``,
+    ``~/.tmws/data/tmws.db``. Nothing is opened or created until ``init()`` or the first
+    session. Close it with ``close()`` or use it in a ``with`` block.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str] | None = None,
+        *,
+        url: str | None = None,
+        busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+    ) -> None:
+        if busy_timeout < 0:
+            raise ValueError("busy_timeout must be zero or more seconds")
+        self.location: Location = resolve_location(path, url=url)
+        self.busy_timeout = busy_timeout
+        self._engine: Engine | None = None
+        self._async_engine: AsyncEngine | None = None
+        self._ready = False
+
+    @property
+    def path(self) -> Path:
+        """The database file."""
+        return self.location.path
+
+    def __repr__(self) -> str:
+        return f"Store({str(self.path)!r})"
+
+    # --- schema -------------------------------------------------------------------------
+
+    def init(self) -> InitReport:
+        """Create the schema, complete an older or partial file, or confirm it is current.
+
+        Cheap when the file is current (one query). Raises a ``StoreError`` subclass, leaving
+        the file untouched, for a file that is not ours or is from a newer version.
+        """
+        report = initialise(self.location, busy_timeout=self.busy_timeout)
+        self._ready = True
+        return report
+
+    def _ensure_ready(self) -> None:
+        if not self._ready:
+            self.init()
+
+    def verify(self) -> "VerifyReport":
+        """A read-only check of the file against the models; never writes."""
+        from .verify import verify_file
+
+        return verify_file(self.path, busy_timeout=self.busy_timeout)
+
+    def backup(self, dest: str | os.PathLike[str], *, progress: Progress | None = None) -> Path:
+        """A consistent copy of the database at ``dest`` (a new file), even while others write."""
+        self._ensure_ready()
+        return backup_to(self.path, Path(dest), progress=progress)
+
+    # --- engines and sessions -----------------------------------------------------------
+
+    @property
+    def engine(self) -> Engine:
+        """The sync SQLAlchemy engine (created on first use)."""
+        if self._engine is None:
+            self._engine = make_sync_engine(self.path, busy_timeout=self.busy_timeout)
+        return self._engine
+
+    @property
+    def async_engine(self) -> "AsyncEngine":
+        """The async (aiosqlite) SQLAlchemy engine (created on first use)."""
+        if self._async_engine is None:
+            self._async_engine = make_async_engine(self.path, busy_timeout=self.busy_timeout)
+        return self._async_engine
+
+    @contextmanager
+    def session(self, *, readonly: bool = False) -> Iterator[Session]:
+        """A sqlmodel ``Session`` that commits when the block ends and rolls back on error.
+
+        Write transactions take the write lock when they begin (``BEGIN IMMEDIATE``), so they
+        never deadlock; ``readonly=True`` begins a plain read transaction instead. Objects stay
+        usable after the block (no expiry on commit).
+        """
+        self._ensure_ready()
+        bind: Any = self.engine
+        if readonly:
+            bind = bind.execution_options(**{BEGIN_OPTION: "DEFERRED"})
+        with Session(bind, expire_on_commit=False) as session:
+            try:
+                yield session
+                session.commit()
+            except DBAPIError as exc:
+                session.rollback()
+                raise self._translate(exc) from exc
+            except BaseException:
+                session.rollback()
+                raise
+
+    @asynccontextmanager
+    async def async_session(self, *, readonly: bool = False) -> AsyncIterator["AsyncSession"]:
+        """The async twin of ``session()``, on aiosqlite."""
+        from sqlmodel.ext.asyncio.session import AsyncSession
+
+        self._ensure_ready()
+        bind: Any = self.async_engine
+        if readonly:
+            bind = bind.execution_options(**{BEGIN_OPTION: "DEFERRED"})
+        async with AsyncSession(bind, expire_on_commit=False) as session:
+            try:
+                yield session
+                await session.commit()
+            except DBAPIError as exc:
+                await session.rollback()
+                raise self._translate(exc) from exc
+            except BaseException:
+                await session.rollback()
+                raise
+
+    def _translate(self, exc: DBAPIError) -> BaseException:
+        return from_sqlite(exc.orig, self.path, "writing to") or exc
+
+    # --- lifetime -----------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close every connection of both engines. The store can be used again afterwards."""
+        if self._engine is not None:
+            self._engine.dispose()
+            self._engine = None
+        if self._async_engine is not None:
+            # The async pool holds aiosqlite connections, each with a thread that keeps the
+            # interpreter alive until closed; closing them needs an event loop.
+            import asyncio
+
+            try:
+                asyncio.get_running_loop()
+            except RuntimeError:
+                engine, self._async_engine = self._async_engine, None
+                asyncio.run(engine.dispose())
+            else:
+                raise RuntimeError(
+                    "Store.close() called inside a running event loop while async connections "
+                    "are open; use `await store.aclose()` (or `async with Store(...)`)"
+                ) from None
+
+    async def aclose(self) -> None:
+        """``close()`` for code inside an event loop."""
+        if self._async_engine is not None:
+            engine, self._async_engine = self._async_engine, None
+            await engine.dispose()
+        self.close()
+
+    def __enter__(self) -> "Store":
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    async def __aenter__(self) -> "Store":
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        await self.aclose()
