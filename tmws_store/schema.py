@@ -23,6 +23,7 @@ __all__ = [
     "APPLICATION_ID",
     "SCHEMA_VERSION",
     "Completion",
+    "model_tables",
     "create_statements",
     "plan_completion",
     "table_names",
@@ -34,14 +35,14 @@ SCHEMA_VERSION = 1
 _DIALECT = sqlite.dialect()
 
 
-def _tables() -> list[Table]:
+def model_tables() -> list[Table]:
     return list(models.TMWSModel.metadata.sorted_tables)
 
 
 @cache
 def table_names() -> frozenset[str]:
     """Names of every table the models define."""
-    return frozenset(t.name for t in _tables())
+    return frozenset(t.name for t in model_tables())
 
 
 def _create_table_sql(table: Table) -> str:
@@ -59,7 +60,7 @@ def _index_sqls(table: Table) -> list[tuple[str, str]]:
 def create_statements() -> tuple[str, ...]:
     """Every CREATE TABLE and CREATE INDEX of the schema, in dependency order (compiled once)."""
     statements: list[str] = []
-    for table in _tables():
+    for table in model_tables():
         statements.append(_create_table_sql(table))
         statements.extend(sql for _, sql in _index_sqls(table))
     return tuple(statements)
@@ -147,7 +148,7 @@ def plan_completion(con: sqlite3.Connection) -> Completion:
     """
     objects = _objects(con)
     plan = Completion()
-    for table in _tables():
+    for table in model_tables():
         kind = objects.get(table.name)
         if kind is None:
             plan.tables.append(table.name)

@@ -152,7 +152,7 @@ def _stamp(con: sqlite3.Connection, version: int) -> None:
 
 
 def _identity(con: sqlite3.Connection) -> tuple[int, int, str]:
-    app_id, version, journal = con.execute(_IDENTITY_QUERY).fetchone()
+    app_id, version, journal = con.execute(_IDENTITY_QUERY).fetchall()[0]
     return int(app_id), int(version), str(journal)
 
 

@@ -1,1 +1,118 @@
-"""``Store.verify()``: a read-only comparison of a file with the models (filled in by issue 5)."""
+"""``Store.verify()``: compare a file with the models, read-only.
+
+Reports missing and extra tables, columns and indexes, SQLite's ``quick_check`` and every
+foreign-key violation. The connection runs with ``PRAGMA query_only``, so it cannot write.
+(A ``mode=ro`` connection could not remove the ``-wal`` and ``-shm`` files of a WAL database
+when it closes, leaving them behind; this one tidies up like any other last reader.)
+"""
+
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from . import schema
+from .errors import NotADatabaseError, StoreError, from_sqlite
+
+__all__ = ["VerifyReport", "verify_file"]
+
+
+@dataclass
+class VerifyReport:
+    """What ``verify()`` found. ``ok`` is True when nothing is missing and checks pass.
+
+    Extra tables, columns and indexes (a user's own, ``alembic_version``, TMWS's redundant
+    indexes) are listed but do not make the file wrong.
+    """
+
+    path: Path
+    application_id: int
+    schema_version: int
+    missing_tables: list[str] = field(default_factory=list)
+    extra_tables: list[str] = field(default_factory=list)
+    missing_columns: list[str] = field(default_factory=list)  # "table.column"
+    extra_columns: list[str] = field(default_factory=list)
+    missing_indexes: list[str] = field(default_factory=list)
+    extra_indexes: list[str] = field(default_factory=list)
+    quick_check: list[str] = field(default_factory=list)
+    foreign_key_violations: list[str] = field(default_factory=list)
+
+    @property
+    def ours(self) -> bool:
+        """Stamped by tmws_store with the current schema version."""
+        return (self.application_id, self.schema_version) == (
+            schema.APPLICATION_ID,
+            schema.SCHEMA_VERSION,
+        )
+
+    @property
+    def ok(self) -> bool:
+        return (
+            not self.missing_tables
+            and not self.missing_columns
+            and not self.missing_indexes
+            and self.quick_check == ["ok"]
+            and not self.foreign_key_violations
+        )
+
+    def problems(self) -> list[str]:
+        """One line per problem, naming the table, column or index."""
+        lines = [f"missing table {t}" for t in self.missing_tables]
+        lines += [f"missing column {c}" for c in self.missing_columns]
+        lines += [f"missing index {i}" for i in self.missing_indexes]
+        if self.quick_check != ["ok"]:
+            lines += [f"quick_check: {m}" for m in self.quick_check]
+        lines += [f"foreign key violation: {v}" for v in self.foreign_key_violations]
+        return lines
+
+
+def verify_file(path: Path, *, busy_timeout: float) -> VerifyReport:
+    """Inspect ``path`` read-only and compare it with the models."""
+    if not path.is_file():
+        raise NotADatabaseError(f"{path} does not exist or is not a file", path=path)
+    try:
+        con = sqlite3.connect(path, timeout=busy_timeout)
+    except sqlite3.Error as exc:
+        raise from_sqlite(exc, path, "opening") or StoreError(str(exc), path=path) from exc
+    try:
+        con.execute("PRAGMA query_only = ON")
+        con.execute("PRAGMA trusted_schema = OFF")
+        return _inspect(con, path)
+    except sqlite3.Error as exc:
+        raise from_sqlite(exc, path, "verifying") or StoreError(str(exc), path=path) from exc
+    finally:
+        con.close()
+
+
+def _inspect(con: sqlite3.Connection, path: Path) -> VerifyReport:
+    app_id, version = con.execute(
+        "SELECT * FROM pragma_application_id(), pragma_user_version()"
+    ).fetchall()[0]
+    report = VerifyReport(path=path, application_id=app_id, schema_version=version)
+    objects = dict(
+        con.execute(
+            "SELECT name, type FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+        )
+    )
+    tables = {name for name, kind in objects.items() if kind == "table"}
+    indexes = {name for name, kind in objects.items() if kind == "index"}
+    expected_indexes: set[str] = set()
+    for table in schema.model_tables():
+        expected_indexes |= {str(ix.name) for ix in table.indexes}
+        if table.name not in tables:
+            report.missing_tables.append(table.name)
+            continue
+        present = {row[1] for row in con.execute(f'PRAGMA table_info("{table.name}")')}
+        wanted = {c.name for c in table.columns}
+        report.missing_columns += [f"{table.name}.{c}" for c in sorted(wanted - present)]
+        report.extra_columns += [f"{table.name}.{c}" for c in sorted(present - wanted)]
+        report.missing_indexes += sorted(
+            str(ix.name) for ix in table.indexes if ix.name not in indexes
+        )
+    report.extra_tables = sorted(tables - schema.table_names())
+    report.extra_indexes = sorted(indexes - expected_indexes)
+    report.quick_check = [row[0] for row in con.execute("PRAGMA quick_check")]
+    report.foreign_key_violations = [
+        f"{table} row {rowid} -> {parent}"
+        for table, rowid, parent, _ in con.execute("PRAGMA foreign_key_check")
+    ]
+    return report
