@@ -10,6 +10,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 from functools import cache
+from importlib import resources
 from typing import Any
 
 from sqlalchemy import Column, Table, literal
@@ -24,7 +25,9 @@ __all__ = [
     "SCHEMA_VERSION",
     "Completion",
     "model_tables",
+    "compile_statements",
     "create_statements",
+    "ddl_text",
     "plan_completion",
     "table_names",
 ]
@@ -56,14 +59,30 @@ def _index_sqls(table: Table) -> list[tuple[str, str]]:
     ]
 
 
-@cache
-def create_statements() -> tuple[str, ...]:
-    """Every CREATE TABLE and CREATE INDEX of the schema, in dependency order (compiled once)."""
+def compile_statements() -> tuple[str, ...]:
+    """Every CREATE TABLE and CREATE INDEX the models produce, in dependency order."""
     statements: list[str] = []
     for table in model_tables():
         statements.append(_create_table_sql(table))
         statements.extend(sql for _, sql in _index_sqls(table))
     return tuple(statements)
+
+
+def ddl_text(statements: tuple[str, ...]) -> str:
+    """The snapshot file format: statements separated by a blank line, each ending in ``;``."""
+    return "".join(f"{statement};\n\n" for statement in statements)
+
+
+@cache
+def create_statements() -> tuple[str, ...]:
+    """The schema's DDL, read from the snapshot shipped for ``SCHEMA_VERSION``.
+
+    Compiling 257 statements from the models takes longer than executing them, so a fresh
+    file is created from ``ddl/v<N>.sql``; ``tests/test_schema_drift.py`` proves that file is
+    exactly what ``compile_statements()`` produces.
+    """
+    text = resources.files(__package__).joinpath(f"ddl/v{SCHEMA_VERSION}.sql").read_text()
+    return tuple(block.removesuffix(";") for block in text.split(";\n\n") if block.strip())
 
 
 @dataclass

@@ -158,7 +158,13 @@ def _identity(con: sqlite3.Connection) -> tuple[int, int, str]:
 
 def _complete(con: sqlite3.Connection, location: Location, kind: str, target: int) -> InitReport:
     """Inside the write lock: back up a file with data, add what is missing, stamp."""
-    plan = schema.plan_completion(con)
+    if kind == "fresh":  # everything is missing: no need to compare table by table
+        plan = schema.Completion(
+            tables=[t.name for t in schema.model_tables()],
+            statements=list(schema.create_statements()),
+        )
+    else:
+        plan = schema.plan_completion(con)
     backup = None
     if kind == "adopt":
         backup = backup_beside(location.path, reason="before-adopt")

@@ -5,7 +5,42 @@ This is the one registration point: ``tmws_store.schema`` creates the tables of
 that every module in this folder is imported here.
 """
 
-from . import agents, memory
+from . import (
+    agents,
+    audit,
+    learning,
+    licenses,
+    mcp,
+    memory,
+    personas,
+    phases,
+    skills,
+    tasks,
+    tokens,
+    tools,
+    traces,
+    users,
+    verification,
+    workflows,
+)
 from ._base import TMWSModel
 
-__all__ = ["TMWSModel", "agents", "memory"]
+__all__ = [
+    "TMWSModel",
+    "agents",
+    "audit",
+    "learning",
+    "licenses",
+    "mcp",
+    "memory",
+    "personas",
+    "phases",
+    "skills",
+    "tasks",
+    "tokens",
+    "tools",
+    "traces",
+    "users",
+    "verification",
+    "workflows",
+]

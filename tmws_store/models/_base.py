@@ -18,7 +18,7 @@ from pydantic import TypeAdapter, ValidationError
 from pydantic_core import InitErrorDetails
 from sqlalchemy import String, event, text
 from sqlalchemy.orm import registry
-from sqlmodel import Field, SQLModel
+from sqlmodel import Field, Relationship, SQLModel
 
 from ..types import JSONDict, JSONList, StrEnumType, UTCDateTime, new_id, utc_now
 
@@ -30,6 +30,7 @@ __all__ = [
     "id_field",
     "list_field",
     "metadata_field",
+    "relationship",
     "updated_at_field",
     "validate_instance",
 ]
@@ -102,13 +103,41 @@ def list_field(*, nullable: bool = False, required: bool = False, **kwargs: Any)
     return _json_field(JSONList, list, nullable, required, **kwargs)
 
 
-def enum_field(default: enum.Enum | None, *, store_names: bool = False, **kwargs: Any) -> Any:
-    """A ``VARCHAR(n)`` enum column holding the member's value (or name, where TMWS does)."""
-    enum_class = type(default) if default is not None else kwargs.pop("enum_class")
+def enum_field(
+    default: enum.Enum | type[enum.Enum],
+    *,
+    nullable: bool = False,
+    store_names: bool = False,
+    **kwargs: Any,
+) -> Any:
+    """A ``VARCHAR(n)`` enum column holding the member's value (or name, where TMWS does).
+
+    ``enum_field(Color.RED)``: NOT NULL with that default. ``enum_field(Color)``: NOT NULL,
+    the caller must give a value. ``enum_field(Color, nullable=True)``: NULL by default.
+    """
+    enum_class = default if isinstance(default, type) else type(default)
     sa_type = StrEnumType(enum_class, store_names=store_names)
-    if default is None:
+    if nullable:
         return Field(default=None, sa_type=sa_type, **kwargs)
+    if isinstance(default, type):
+        return Field(sa_type=sa_type, nullable=False, **kwargs)
     return Field(default=default, sa_type=sa_type, nullable=False, **kwargs)
+
+
+def relationship(
+    back_populates: str | None = None, *, cascade_delete: bool = False, **kwargs: Any
+) -> Any:
+    """A relationship loaded eagerly (``selectin``), so that it also works in async sessions.
+
+    Lazy loading inside an ``AsyncSession`` raises ``MissingGreenlet``; selectin loading
+    fetches the related rows with one extra query per relationship when the owner is loaded.
+    ``kwargs`` go to SQLAlchemy's ``relationship()``.
+    """
+    return Relationship(
+        back_populates=back_populates,
+        cascade_delete=cascade_delete,
+        sa_relationship_kwargs={"lazy": "selectin", **kwargs},
+    )
 
 
 # --- validation at the boundary ------------------------------------------------------------
@@ -152,7 +181,8 @@ def validate_instance(obj: TMWSModel) -> None:
                     detail["ctx"] = err["ctx"]
                 errors.append(detail)
             continue
-        if type(validated) is not type(value) and not isinstance(value, dict | list):
+        coerced = type(validated) is not type(value) or validated != value
+        if validated is not value and coerced and not isinstance(value, dict | list):
             setattr(obj, name, validated)
     if errors:
         raise ValidationError.from_exception_data(model.__name__, errors)

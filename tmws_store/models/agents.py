@@ -2,7 +2,7 @@
 
 import enum
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Index, Text, text
 from sqlmodel import Field
@@ -16,8 +16,15 @@ from ._base import (
     id_field,
     list_field,
     metadata_field,
+    relationship,
     updated_at_field,
 )
+
+if TYPE_CHECKING:
+    from .licenses import LicenseKey
+    from .tasks import Task
+    from .tokens import TokenConsumption
+    from .verification import TrustScoreHistory, VerificationRecord
 
 
 class AccessLevel(enum.StrEnum):
@@ -117,3 +124,16 @@ class Agent(TMWSModel, table=True):
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
     metadata_json: dict[str, Any] = metadata_field()
+
+    tasks: list["Task"] = relationship(
+        "assigned_agent",
+        cascade_delete=True,
+        primaryjoin="Agent.agent_id == foreign(Task.assigned_agent_id)",
+    )
+    verification_records: list["VerificationRecord"] = relationship("agent", cascade_delete=True)
+    trust_history: list["TrustScoreHistory"] = relationship("agent", cascade_delete=True)
+    license_keys: list["LicenseKey"] = relationship(
+        primaryjoin="func.replace(Agent.id, '-', '') == foreign(LicenseKey.agent_id)",
+        viewonly=True,
+    )
+    token_consumptions: list["TokenConsumption"] = relationship("agent", cascade_delete=True)

@@ -1,0 +1,420 @@
+"""Existing files: adopt every TMWS shape without losing a row; refuse what is not ours.
+
+Every test works on copies of the shared reference files, never on the originals.
+"""
+
+import hashlib
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tmws_store import (
+    APPLICATION_ID,
+    SCHEMA_VERSION,
+    ForeignDatabaseError,
+    MigrationError,
+    NewerSchemaError,
+    NotADatabaseError,
+    Store,
+    startup,
+)
+from tmws_store.migrations import Migration
+from tmws_store.paths import resolve_location
+
+from .conftest import REFERENCE, copy_reference
+
+REF42 = REFERENCE / "tmws-2.4.18-42-tables.db"
+REF34 = REFERENCE / "tmws-2.4.18-prefix-34-tables.db"
+TMWS_DDL = (REFERENCE / "tmws-2.4.18-schema.sql").read_text()
+
+# A complete TMWS install, written out here rather than derived from the package.
+TMWS_TABLES = {
+    "agent_namespaces", "agent_teams", "agents", "api_audit_log", "api_keys",
+    "detected_patterns", "discovered_tools", "execution_traces", "learning_patterns",
+    "license_key_usage", "license_keys", "mcp_connections", "memories",
+    "memory_consolidations", "memory_patterns", "memory_sharing", "pattern_usage_history",
+    "personas", "phase_templates", "refresh_tokens", "security_audit_logs", "skill_activations",
+    "skill_mcp_tools", "skill_memory_filters", "skill_shared_agents", "skill_suggestions",
+    "skill_versions", "skills", "task_templates", "tasks", "token_consumption",
+    "tool_dependencies", "tool_instances", "tool_verification_history", "trust_score_history",
+    "users", "verification_records", "workflow_execution_logs", "workflow_executions",
+    "workflow_schedules", "workflow_step_executions", "workflows",
+}  # fmt: skip
+
+
+def connect(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(path)
+
+
+def tables(path: Path) -> set[str]:
+    con = connect(path)
+    try:
+        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+    finally:
+        con.close()
+
+
+def snapshot_rows(path: Path) -> dict[str, list[tuple]]:
+    """Every row of every table, original columns only, in rowid order (or key order)."""
+    con = connect(path)
+    try:
+        result = {}
+        for (name,) in con.execute("SELECT name FROM sqlite_master WHERE type='table'"):
+            columns = [r[1] for r in con.execute(f'PRAGMA table_info("{name}")')]
+            cols = ", ".join(f'"{c}"' for c in columns)
+            rows = con.execute(f'SELECT {cols} FROM "{name}"').fetchall()
+            result[name] = sorted(rows, key=repr)
+        return result
+    finally:
+        con.close()
+
+
+def rows_of(path: Path, original: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
+    """The rows of ``original``'s tables in ``path``, restricted to the original columns."""
+    con = connect(path)
+    try:
+        result = {}
+        for name, rows in original.items():
+            width = len(rows[0]) if rows else None
+            columns = [r[1] for r in con.execute(f'PRAGMA table_info("{name}")')]
+            columns = columns[:width] if width is not None else columns
+            cols = ", ".join(f'"{c}"' for c in columns)
+            result[name] = sorted(con.execute(f'SELECT {cols} FROM "{name}"').fetchall(), key=repr)
+        return result
+    finally:
+        con.close()
+
+
+def pragma(path: Path, name: str) -> object:
+    con = connect(path)
+    try:
+        return con.execute(f"PRAGMA {name}").fetchone()[0]
+    finally:
+        con.close()
+
+
+# --- the shapes found on users' machines ------------------------------------------------
+
+
+def shape_34(tmp: Path) -> Path:
+    return copy_reference(REF34, tmp)
+
+
+def shape_40(tmp: Path) -> Path:
+    """TMWS's server start-up path, which misses mcp_connections and phase_templates."""
+    path = copy_reference(REF42, tmp)
+    con = connect(path)
+    con.execute("DROP TABLE mcp_connections")
+    con.execute("DROP TABLE phase_templates")
+    con.commit()
+    con.close()
+    return path
+
+
+def shape_42(tmp: Path) -> Path:
+    return copy_reference(REF42, tmp)
+
+
+def shape_alembic(tmp: Path) -> Path:
+    path = copy_reference(REF34, tmp)
+    con = connect(path)
+    con.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
+    con.execute("INSERT INTO alembic_version VALUES ('571948cc671b')")
+    con.commit()
+    con.close()
+    return path
+
+
+def shape_old_memories(tmp: Path) -> Path:
+    """An older memories table that lacks two of today's columns (rows and keys kept)."""
+    path = copy_reference(REF42, tmp)
+    con = connect(path)
+    dropped = ("learning_weight", "pattern_ids")
+    (ddl,) = con.execute("SELECT sql FROM sqlite_master WHERE name = 'memories'").fetchone()
+    old_ddl = "\n".join(
+        line for line in ddl.splitlines() if line.strip().split(" ")[0] not in dropped
+    ).replace("CREATE TABLE memories", "CREATE TABLE memories_old")
+    keep = [r[1] for r in con.execute("PRAGMA table_info(memories)") if r[1] not in dropped]
+    indexes = [
+        sql
+        for (sql,) in con.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'memories' "
+            "AND sql IS NOT NULL"
+        )
+    ]
+    cols = ", ".join(keep)
+    con.executescript(
+        f"""
+        BEGIN;
+        {old_ddl};
+        INSERT INTO memories_old ({cols}) SELECT {cols} FROM memories;
+        DROP TABLE memories;
+        ALTER TABLE memories_old RENAME TO memories;
+        {";".join(indexes)};
+        COMMIT;
+        """
+    )
+    con.close()
+    return path
+
+
+def shape_half_made(tmp: Path) -> Path:
+    """What TMWS's autocommit create_all() leaves when it dies part-way: 20 tables, no stamp."""
+    ref = sqlite3.connect(f"{REF42.resolve().as_uri()}?immutable=1", uri=True)
+    first = [r[0] for r in ref.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name LIMIT 20"
+    )]  # fmt: skip
+    marks = ", ".join("?" * len(first))
+    ddl = [r[0] for r in ref.execute(
+        f"SELECT sql FROM sqlite_master WHERE tbl_name IN ({marks}) AND sql IS NOT NULL "
+        "ORDER BY type DESC, name",  # tables before their indexes
+        first,
+    )]  # fmt: skip
+    ref.close()
+    path = tmp / "half.db"
+    con = connect(path)
+    for statement in ddl:
+        con.execute(statement)
+    con.execute(
+        "INSERT INTO agents (agent_id, display_name, namespace, capabilities, config, "
+        "default_access_level, status, health_score, total_memories, total_tasks, "
+        "successful_tasks, trust_score, total_verifications, accurate_verifications, tier, id) "
+        "VALUES ('a', 'A', 'default', '{}', '{}', 'private', 'active', 1.0, 0, 0, 0, 0.5, 0, 0, "
+        "'FREE', '00000000-0000-4000-8000-000000000000')"
+    )
+    con.commit()
+    con.close()
+    return path
+
+
+SHAPES = {
+    "34-tables": shape_34,
+    "40-tables": shape_40,
+    "42-tables": shape_42,
+    "with-alembic_version": shape_alembic,
+    "memories-missing-two-columns": shape_old_memories,
+    "half-made": shape_half_made,
+}
+
+
+@pytest.mark.parametrize("shape", SHAPES)
+def test_adopt_every_shape_without_losing_a_row(shape: str, tmp_path: Path) -> None:
+    path = SHAPES[shape](tmp_path)
+    before_tables = tables(path)
+    before = snapshot_rows(path)
+    assert pragma(path, "application_id") == 0
+
+    with Store(path) as store:
+        report = store.init()
+
+    assert report.action == "adopted"
+    assert tables(path) >= TMWS_TABLES
+    assert tables(path) - TMWS_TABLES == before_tables - TMWS_TABLES  # e.g. alembic_version
+    assert set(report.tables_created) == TMWS_TABLES - before_tables
+    assert rows_of(path, before) == before
+    assert (pragma(path, "application_id"), pragma(path, "user_version")) == (
+        APPLICATION_ID,
+        SCHEMA_VERSION,
+    )
+    assert pragma(path, "integrity_check") == "ok"
+
+    # The backup holds the original content, and says what it is.
+    assert report.backup is not None and report.backup.parent == path.parent
+    assert "backup" in report.backup.name and "before-adopt" in report.backup.name
+    assert snapshot_rows(report.backup) == before
+    assert pragma(report.backup, "application_id") == 0
+
+    # The next start takes the one-query path and changes nothing.
+    schema_version = pragma(path, "schema_version")
+    with Store(path) as store:
+        assert store.init().action == "current"
+        assert store.verify().ok, store.verify().problems()
+    assert pragma(path, "schema_version") == schema_version
+
+
+def test_adopting_adds_missing_columns_with_their_defaults(tmp_path: Path) -> None:
+    path = shape_old_memories(tmp_path)
+    with Store(path) as store:
+        report = store.init()
+    assert set(report.columns_added) == {"memories.learning_weight", "memories.pattern_ids"}
+    con = connect(path)
+    values = set(con.execute("SELECT learning_weight, pattern_ids FROM memories").fetchall())
+    assert values == {(1.0, "[]")}
+
+
+def test_a_not_null_column_without_default_is_refused_untouched(tmp_path: Path) -> None:
+    """memories.content cannot be given to rows that exist: nothing may change."""
+    path = tmp_path / "old.db"
+    con = connect(path)
+    con.execute("CREATE TABLE memories (id VARCHAR(36) NOT NULL PRIMARY KEY, agent_id TEXT)")
+    con.execute("INSERT INTO memories VALUES ('m1', 'athena')")
+    con.commit()
+    con.close()
+    digest = file_digest(path)
+    with pytest.raises(MigrationError, match=r"memories\.content"):
+        Store(path).init()
+    assert file_digest(path) == digest
+    assert not list(tmp_path.glob("*.backup-*"))
+
+
+# --- refusals: a specific error, and the file byte-for-byte unchanged --------------------
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def make_other_app(tmp: Path) -> Path:
+    path = tmp / "other.db"
+    con = connect(path)
+    con.execute("PRAGMA application_id = 1234")
+    con.execute("CREATE TABLE agents (x)")
+    con.commit()
+    con.close()
+    return path
+
+
+def make_newer(tmp: Path) -> Path:
+    path = tmp / "newer.db"
+    with Store(path) as store:
+        store.init()
+    con = connect(path)
+    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
+    con.commit()
+    con.close()
+    return path
+
+
+def make_someone_elses(tmp: Path) -> Path:
+    path = tmp / "someone.db"
+    con = connect(path)
+    con.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
+    con.execute("INSERT INTO invoices VALUES (1, 9.5)")
+    con.commit()
+    con.close()
+    return path
+
+
+def make_text_file(tmp: Path) -> Path:
+    path = tmp / "notes.db"
+    path.write_text("these are my notes, not a database\n" * 20)
+    return path
+
+
+REFUSALS = {
+    "other application_id": (make_other_app, ForeignDatabaseError, "another program"),
+    "newer user_version": (make_newer, NewerSchemaError, "newer tmws_store"),
+    "someone else's tables": (make_someone_elses, ForeignDatabaseError, "invoices"),
+    "not SQLite": (make_text_file, NotADatabaseError, "not a SQLite database"),
+}
+
+
+@pytest.mark.parametrize("case", REFUSALS)
+def test_refusals_leave_the_file_byte_for_byte(case: str, tmp_path: Path) -> None:
+    make, error, words = REFUSALS[case]
+    path = make(tmp_path)
+    digest = file_digest(path)
+    listing = sorted(p.name for p in tmp_path.iterdir())
+    with pytest.raises(error, match=words) as info:
+        Store(path).init()
+    assert str(path) in str(info.value)
+    assert file_digest(path) == digest
+    assert sorted(p.name for p in tmp_path.iterdir()) == listing  # no backup, no -wal left
+
+
+def test_a_directory_at_the_path_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "tmws.db"
+    path.mkdir()
+    with pytest.raises(NotADatabaseError, match="is a directory"):
+        Store(path).init()
+    assert list(path.iterdir()) == []
+
+
+UNREADABLE_CHILD = """
+import sys
+from tmws_store import Store, NotADatabaseError
+try:
+    Store(sys.argv[1]).init()
+except NotADatabaseError as exc:
+    print("refused:", exc)
+"""
+
+
+def test_an_unreadable_file_is_refused(tmp_path: Path) -> None:
+    path = tmp_path / "tmws.db"
+    with Store(path) as store:
+        store.init()
+    digest = file_digest(path)
+    path.chmod(0o000)
+    command = [sys.executable, "-c", UNREADABLE_CHILD, str(path)]
+    if os.geteuid() == 0:
+        # root reads any file: run the child as root without the capabilities that let it.
+        caps = "-dac_override,-dac_read_search"
+        command = ["setpriv", f"--inh-caps={caps}", f"--bounding-set={caps}", "--", *command]
+    out = subprocess.run(command, capture_output=True, text=True)
+    path.chmod(0o600)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.startswith("refused:") and str(path) in out.stdout
+    assert file_digest(path) == digest
+
+
+# --- later versions of tmws_store: ordered migrations -------------------------------------
+
+
+def add_mood(con: sqlite3.Connection) -> None:
+    con.execute("ALTER TABLE memories ADD COLUMN mood TEXT")
+    con.execute("CREATE INDEX ix_memories_mood ON memories (mood)")
+
+
+def test_migration_v1_to_v2_on_a_file_with_rows(tmp_path: Path) -> None:
+    path = copy_reference(REF42, tmp_path)
+    with Store(path) as store:
+        store.init()  # adopted at version 1
+    before = snapshot_rows(path)
+    location = resolve_location(path)
+    v2 = [Migration(2, "memories get a mood", add_mood)]
+
+    report = startup.initialise(location, busy_timeout=5, migrations=v2, target=2)
+
+    assert (report.action, report.migrations_run) == ("upgraded", (2,))
+    assert pragma(path, "user_version") == 2
+    con = connect(path)
+    assert "mood" in {r[1] for r in con.execute("PRAGMA table_info(memories)")}
+    assert (
+        con.execute(
+            "SELECT count(*) FROM pragma_index_list('memories') WHERE name = 'ix_memories_mood'"
+        ).fetchone()[0]
+        == 1
+    )
+    con.close()
+    assert rows_of(path, before) == before
+    assert report.backup is not None and snapshot_rows(report.backup) == before
+    # Current now: the next start does nothing; this version (target 1) refuses the file.
+    assert startup.initialise(location, busy_timeout=5, migrations=v2, target=2).action == "current"
+    digest = file_digest(path)
+    with pytest.raises(NewerSchemaError):
+        Store(path).init()
+    assert file_digest(path) == digest
+
+
+def test_a_failing_migration_changes_nothing(tmp_path: Path) -> None:
+    path = tmp_path / "tmws.db"
+    with Store(path) as store:
+        store.init()
+
+    def broken(con: sqlite3.Connection) -> None:
+        con.execute("ALTER TABLE memories ADD COLUMN half TEXT")
+        con.execute("ALTER TABLE no_such_table ADD COLUMN x TEXT")
+
+    location = resolve_location(path)
+    with pytest.raises(Exception, match="no_such_table"):
+        startup.initialise(
+            location, busy_timeout=5, migrations=[Migration(2, "broken", broken)], target=2
+        )
+    assert pragma(path, "user_version") == 1
+    con = connect(path)
+    assert "half" not in {r[1] for r in con.execute("PRAGMA table_info(memories)")}
