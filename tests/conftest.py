@@ -13,6 +13,55 @@ REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "tmws-reference"
 REF42 = REFERENCE / "tmws-2.4.18-42-tables.db"
 REF34 = REFERENCE / "tmws-2.4.18-prefix-34-tables.db"
 
+# The 42 tables of a complete TMWS 2.4.18 install, written out rather than derived from
+# the package, so that a table missing from the package cannot go unnoticed.
+TMWS_TABLES = frozenset(
+    {
+        "agent_namespaces",
+        "agent_teams",
+        "agents",
+        "api_audit_log",
+        "api_keys",
+        "detected_patterns",
+        "discovered_tools",
+        "execution_traces",
+        "learning_patterns",
+        "license_key_usage",
+        "license_keys",
+        "mcp_connections",
+        "memories",
+        "memory_consolidations",
+        "memory_patterns",
+        "memory_sharing",
+        "pattern_usage_history",
+        "personas",
+        "phase_templates",
+        "refresh_tokens",
+        "security_audit_logs",
+        "skill_activations",
+        "skill_mcp_tools",
+        "skill_memory_filters",
+        "skill_shared_agents",
+        "skill_suggestions",
+        "skill_versions",
+        "skills",
+        "task_templates",
+        "tasks",
+        "token_consumption",
+        "tool_dependencies",
+        "tool_instances",
+        "tool_verification_history",
+        "trust_score_history",
+        "users",
+        "verification_records",
+        "workflow_execution_logs",
+        "workflow_executions",
+        "workflow_schedules",
+        "workflow_step_executions",
+        "workflows",
+    }
+)
+
 
 @pytest.fixture(autouse=True)
 def _private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
