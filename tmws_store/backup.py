@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .paths import create_private_file
 
-__all__ = ["backup_beside", "backup_to"]
+__all__ = ["backup_beside", "backup_name", "backup_to"]
 
 Progress = Callable[[int, int], None]  # (pages copied, total pages)
 
@@ -44,10 +44,10 @@ def backup_to(source: Path, dest: Path, *, progress: Progress | None = None) -> 
     return dest
 
 
-def backup_beside(source: Path, *, reason: str) -> Path:
-    """Back up ``source`` next to it, named so a person sees what it is and when it was made.
+def backup_name(source: Path, *, reason: str) -> Path:
+    """A new, unused name beside ``source`` that says what the copy is and when it was made.
 
-    For ``tmws.db`` made at 04:15:00 UTC on 24 November 2026 before adoption:
+    For ``tmws.db`` at 04:15:00 UTC on 24 November 2026 before adoption:
     ``tmws.db.backup-2026-11-24T041500Z-before-adopt``.
     """
     stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
@@ -55,5 +55,10 @@ def backup_beside(source: Path, *, reason: str) -> Path:
         suffix = f"-{attempt}" if attempt else ""
         dest = source.with_name(f"{source.name}.backup-{stamp}-{reason}{suffix}")
         if not dest.exists():
-            return backup_to(source, dest)
+            return dest
     raise FileExistsError(f"too many backups of {source} made in the same second")
+
+
+def backup_beside(source: Path, *, reason: str) -> Path:
+    """Back up ``source`` next to it under ``backup_name``; returns the copy's path."""
+    return backup_to(source, backup_name(source, reason=reason))
