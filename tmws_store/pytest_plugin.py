@@ -1,7 +1,8 @@
 """pytest fixtures for code that uses tmws_store (loaded through the ``pytest11`` entry point).
 
 - ``tmws_store``: a fresh, initialised ``Store`` in the test's temp dir, closed afterwards.
-- ``tmws_session`` / ``tmws_async_session``: a session on that store, committed at the end.
+- ``tmws_session`` / ``tmws_async_session``: a session on that store, committed after a
+  passing test and rolled back after a failing one.
 - ``tmws_store_factory``: call it for as many fresh stores as a test needs.
 
 No fixture is autouse, and none touches the real ``~/.tmws``. The schema is built once per
@@ -69,16 +70,48 @@ def tmws_store(tmws_store_factory: Callable[..., Store]) -> Store:
     return tmws_store_factory()
 
 
-@pytest.fixture
-def tmws_session(tmws_store: Store) -> Iterator[Session]:
-    """A sync session on ``tmws_store``; committed after the test, rolled back if it failed."""
-    with tmws_store.session() as session:
-        yield session
+_FAILED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(wrapper=True, tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
+    """Remember whether the test itself failed, so its session rolls back instead of committing."""
+    report = yield
+    if report.when == "call":
+        item.stash[_FAILED] = report.failed
+    return report
 
 
 @pytest.fixture
-async def tmws_async_session(tmws_store: Store) -> AsyncIterator["AsyncSession"]:
-    """An async (aiosqlite) session on ``tmws_store``; needs pytest-asyncio."""
-    async with tmws_store.async_session() as session:
+def tmws_session(tmws_store: Store, request: pytest.FixtureRequest) -> Iterator[Session]:
+    """A sync session on ``tmws_store``: committed after a passing test, rolled back otherwise."""
+    tmws_store.init()
+    session = Session(tmws_store.engine, expire_on_commit=False)
+    try:
         yield session
-    await tmws_store.aclose()
+        if request.node.stash.get(_FAILED, True):
+            session.rollback()
+        else:
+            session.commit()
+    finally:
+        session.close()
+
+
+@pytest.fixture
+async def tmws_async_session(
+    tmws_store: Store, request: pytest.FixtureRequest
+) -> AsyncIterator["AsyncSession"]:
+    """The async (aiosqlite) twin of ``tmws_session``; needs pytest-asyncio."""
+    from sqlmodel.ext.asyncio.session import AsyncSession
+
+    tmws_store.init()
+    session = AsyncSession(tmws_store.async_engine, expire_on_commit=False)
+    try:
+        yield session
+        if request.node.stash.get(_FAILED, True):
+            await session.rollback()
+        else:
+            await session.commit()
+    finally:
+        await session.close()
+        await tmws_store.aclose()
