@@ -18,6 +18,8 @@ The steps, and why each is where it is (measurements in the project's reliabilit
 5. Later schema versions: each migration runs in its own transaction with its version bump.
 """
 
+import errno
+import os
 import random
 import sqlite3
 import time
@@ -32,6 +34,7 @@ from .errors import (
     ForeignDatabaseError,
     NewerSchemaError,
     NotADatabaseError,
+    ReadOnlyStoreError,
     StoreError,
     from_sqlite,
 )
@@ -89,6 +92,27 @@ def _check_path(path: Path) -> None:
         raise NotADatabaseError(f"{path} is a directory, not a database file", path=path)
     if path.exists() and not path.is_file():
         raise NotADatabaseError(f"{path} is not a regular file", path=path)
+
+
+def _check_access(path: Path) -> None:
+    """Refuse, before SQLite opens it, a file we could not read or could not keep writing.
+
+    SQLite would open a read-only file without complaint and fail at the first write; in WAL
+    mode it also needs to create ``-wal`` and ``-shm`` beside the file.
+    """
+    if not os.access(path, os.R_OK):
+        raise NotADatabaseError(
+            f"{path} cannot be read by this user; tmws_store left it untouched. Fix its "
+            "permissions or point TMWS_HOME / TMWS_DATABASE_URL elsewhere.",
+            path=path,
+        )
+    for target, what in ((path, "the file"), (path.parent, "its folder")):
+        if not os.access(target, os.W_OK):
+            raise ReadOnlyStoreError(
+                f"{path}: {what} is read-only for this user, and the store must be able to "
+                "write (WAL mode keeps -wal and -shm files beside it). Nothing was changed.",
+                path=path,
+            )
 
 
 def _classify(con: sqlite3.Connection, path: Path, app_id: int, version: int, target: int) -> str:
@@ -245,8 +269,19 @@ def initialise(
         if not path.exists():
             ensure_private_dirs(location)
             create_private_file(path)
+        _check_access(path)
         con = connect(path, busy_timeout)
+    except PermissionError as exc:
+        raise ReadOnlyStoreError(
+            f"cannot create {path}: {exc.strerror} ({exc.filename}). Make the folder writable "
+            "by this user, or point TMWS_HOME / TMWS_DATABASE_URL elsewhere.",
+            path=path,
+        ) from exc
     except OSError as exc:
+        if exc.errno == errno.EROFS:
+            raise ReadOnlyStoreError(
+                f"cannot create {path}: the file system is read-only", path=path
+            ) from exc
         raise NotADatabaseError(f"cannot create or open {path}: {exc}", path=path) from exc
     except sqlite3.Error as exc:
         raise from_sqlite(exc, path, "opening") or StoreError(str(exc), path=path) from exc

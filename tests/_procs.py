@@ -1,0 +1,70 @@
+"""Helpers for tests that run real processes: a barrier over files, and result collection."""
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+# Prepended to every worker script: wait_for(name) blocks until the parent says "go".
+WORKER_PRELUDE = textwrap.dedent(
+    """
+    import json, os, sys, time
+    from pathlib import Path
+    SYNC = Path(sys.argv[1]); WORKER = sys.argv[2]
+
+    def wait_for(name):
+        (SYNC / f"ready-{name}-{WORKER}").touch()
+        while not (SYNC / f"go-{name}").exists():
+            time.sleep(0.001)
+
+    def report(name, value):
+        (SYNC / f"result-{name}-{WORKER}.json").write_text(json.dumps(value))
+    """
+)
+
+
+class Workers:
+    """N worker processes running the same script, released together at each barrier."""
+
+    def __init__(self, script: str, count: int, sync: Path, env: dict | None = None) -> None:
+        self.sync, self.count = sync, count
+        sync.mkdir(parents=True, exist_ok=True)
+        code = WORKER_PRELUDE + textwrap.dedent(script)
+        self.procs = [
+            subprocess.Popen(
+                [sys.executable, "-c", code, str(sync), str(i)],
+                stderr=subprocess.PIPE,
+                text=True,
+                env={**os.environ, **(env or {})},
+            )
+            for i in range(count)
+        ]
+
+    def release(self, name: str, timeout: float = 60) -> None:
+        """Wait until every worker waits at barrier ``name``, then let them all go at once."""
+        deadline = time.monotonic() + timeout
+        while len(list(self.sync.glob(f"ready-{name}-*"))) < self.count:
+            for proc in self.procs:
+                if proc.poll() not in (None, 0):
+                    raise AssertionError(f"a worker died: {proc.stderr.read()}")
+            assert time.monotonic() < deadline, f"workers never reached {name}"
+            time.sleep(0.005)
+        (self.sync / f"go-{name}").touch()
+
+    def results(self, name: str, timeout: float = 60) -> list:
+        deadline = time.monotonic() + timeout
+        while len(list(self.sync.glob(f"result-{name}-*.json"))) < self.count:
+            for proc in self.procs:
+                if proc.poll() not in (None, 0):
+                    raise AssertionError(f"a worker died: {proc.stderr.read()}")
+            assert time.monotonic() < deadline, f"no results for {name}"
+            time.sleep(0.005)
+        return [json.loads(p.read_text()) for p in sorted(self.sync.glob(f"result-{name}-*"))]
+
+    def finish(self, timeout: float = 60) -> None:
+        for proc in self.procs:
+            proc.wait(timeout)
+            assert proc.returncode == 0, proc.stderr.read()
