@@ -6,6 +6,9 @@ platform, which is why it is not a platformdirs location).
 
 URLs are parsed by SQLAlchemy and paths are never pasted into URL strings: a path ending in
 ``?timeout=0`` stays a path, and an empty path is an error, not an in-memory database.
+
+A symlink at the database path is followed (a user may keep the file on another disk); the
+link itself is never replaced.
 """
 
 import contextlib
