@@ -27,9 +27,12 @@ from .paths import Location, resolve_location
 from .startup import InitReport, initialise
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Mapping
+
     from sqlalchemy.ext.asyncio import AsyncEngine
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+    from .models import TMWSModel
     from .verify import VerifyReport
 
 __all__ = ["DEFAULT_BUSY_TIMEOUT", "Store"]
@@ -95,6 +98,23 @@ class Store:
         """A consistent copy of the database at ``dest`` (a new file), even while others write."""
         self._ensure_ready()
         return backup_to(self.path, Path(dest), progress=progress)
+
+    def insert_many(
+        self, model: "type[TMWSModel]", rows: "Iterable[Mapping[str, Any] | TMWSModel]"
+    ) -> int:
+        """The bulk path: validate every row, then insert all in one transaction.
+
+        For thousands of rows this is several times faster than ``session.add_all``. Rows
+        are dicts (or model instances) keyed by attribute name; returns how many were
+        inserted. A bad row raises ``ValidationError`` before anything is written.
+        """
+        from .bulk import insert_many
+
+        self._ensure_ready()
+        try:
+            return insert_many(self.engine, model, rows)
+        except DBAPIError as exc:
+            raise self._translate(exc) from exc
 
     # --- engines and sessions -----------------------------------------------------------
 

@@ -1,0 +1,109 @@
+"""The bulk path: validate many rows, then insert them with one ``executemany``.
+
+``session.add_all`` builds an ORM object per row and tracks it; for thousands of rows the
+bookkeeping dominates. ``Store.insert_many`` keeps what matters (every row is validated by
+the model's own field definitions before anything is written, defaults are applied, values
+are stored in TMWS's formats) and skips the rest: no identity map, no per-row events.
+"""
+
+import json
+from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from sqlalchemy import Boolean, Column, Engine, inspect
+from sqlalchemy.dialects import sqlite
+
+from .models import TMWSModel
+from .types import HexUUID, JSONValue, StrEnumType, UTCDateTime
+
+__all__ = ["insert_many"]
+
+_DIALECT = sqlite.dialect()
+
+
+@cache
+def _row_model(model: type[TMWSModel]) -> type[BaseModel]:
+    """A plain Pydantic model with the table model's fields: validation without the ORM."""
+    fields: dict[str, Any] = {}
+    for name, field in model.model_fields.items():
+        # rebuild_annotation() keeps the constraints and validators (max_length, ...).
+        default = (
+            Field(default_factory=field.default_factory)
+            if field.default_factory is not None
+            else Field(default=field.default)
+        )
+        fields[name] = (field.rebuild_annotation(), default)
+    config = ConfigDict(arbitrary_types_allowed=True)
+    return create_model(model.__name__, __config__=config, **fields)
+
+
+def _datetime_text(value: datetime | None) -> str | None:
+    if value is None:
+        return None
+    if value.tzinfo is not None:
+        value = value.astimezone(UTC)
+    return f"{value:%Y-%m-%d %H:%M:%S}.{value.microsecond:06d}"
+
+
+def _json_text(value: Any) -> str | None:
+    return None if value is None else json.dumps(value)
+
+
+def _converter(column: Column[Any]) -> Callable[[Any], Any] | None:
+    """The function turning a validated value into what TMWS stores (None: as it is)."""
+    kind = column.type
+    if isinstance(kind, UTCDateTime):
+        return _datetime_text
+    if isinstance(kind, JSONValue) or isinstance(getattr(kind, "impl_instance", None), JSONValue):
+        return _json_text
+    if isinstance(kind, StrEnumType | HexUUID):
+        bind = kind.process_bind_param
+        return lambda value: bind(value, _DIALECT)
+    if isinstance(kind, Boolean):
+        return lambda value: None if value is None else int(value)
+    return None
+
+
+@cache
+def _plan(
+    model: type[TMWSModel],
+) -> tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]]:
+    """The INSERT statement and, per column, the attribute holding it and its converter."""
+    mapper = inspect(model)
+    columns = list(mapper.local_table.columns)
+    names = ", ".join(f'"{c.name}"' for c in columns)
+    marks = ", ".join("?" for _ in columns)
+    sql = f'INSERT INTO "{mapper.local_table.name}" ({names}) VALUES ({marks})'
+    plan = tuple((mapper.get_property_by_column(c).key, _converter(c)) for c in columns)
+    return sql, plan
+
+
+def insert_many(
+    engine: Engine, model: type[TMWSModel], rows: Iterable[Mapping[str, Any] | TMWSModel]
+) -> int:
+    """Validate every row, then insert them all in one write transaction; returns the count.
+
+    Rows are dicts (or model instances) keyed by attribute name (``metadata_json``, not
+    ``metadata``). A bad row raises Pydantic's ``ValidationError`` naming the model and
+    field, with a note giving the row's position, before anything is written.
+    """
+    validator = _row_model(model)
+    sql, plan = _plan(model)
+    params = []
+    for position, row in enumerate(rows):
+        data = row.model_dump() if isinstance(row, TMWSModel) else row
+        try:
+            values = validator.model_validate(data).__dict__
+        except ValidationError as exc:
+            exc.add_note(f"in row {position} given to insert_many({model.__name__}, ...)")
+            raise
+        params.append(
+            tuple(convert(values[attr]) if convert else values[attr] for attr, convert in plan)
+        )
+    if params:
+        with engine.begin() as conn:
+            conn.exec_driver_sql(sql, params)
+    return len(params)
