@@ -167,3 +167,41 @@ def test_a_writer_waits_for_a_lock_released_within_the_timeout(tmp_path: Path) -
             assert [m.content for m in session.exec(select(Memory)).all()] == ["waited"]
     release.join()
     holder.close()
+
+
+BACKUP_WRITER = """
+from tmws_store import Memory, Store
+store = Store(sys.argv[3])
+wait_for("start")
+i = 0
+while not (SYNC / "stop").exists():
+    with store.session() as session:
+        session.add(Memory(content=f"{WORKER}-{i}", agent_id="a", namespace="n"))
+    i += 1
+store.close()
+report("done", {"written": i})
+"""
+
+
+def test_backup_is_consistent_while_other_processes_write(tmp_path: Path) -> None:
+    path = tmp_path / "tmws.db"
+    with Store(path) as store:
+        store.insert_many(Memory, [{"content": f"seed-{i}", "agent_id": "a", "namespace": "n"}
+                                   for i in range(2000)])  # fmt: skip
+    script = BACKUP_WRITER.replace("sys.argv[3]", repr(str(path)))
+    workers = Workers(script, 2, tmp_path / "sync")
+    workers.release("start")
+    with Store(path) as store:
+        copies = [store.backup(tmp_path / f"copy{i}.db") for i in range(3)]
+    (tmp_path / "sync" / "stop").touch()
+    written = sum(r["written"] for r in workers.results("done"))
+    workers.finish()
+    assert written > 0
+    counts = []
+    for copy in copies:
+        con = sqlite3.connect(copy)
+        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+        counts.append(con.execute("SELECT count(*) FROM memories").fetchone()[0])
+        con.close()
+    assert all(2000 <= c <= 2000 + written for c in counts)
+    assert counts == sorted(counts)  # each copy is a later snapshot than the one before

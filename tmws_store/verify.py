@@ -32,6 +32,7 @@ class VerifyReport:
     path: Path
     application_id: int
     schema_version: int
+    journal_mode: str = "wal"
     missing_tables: list[str] = field(default_factory=list)
     extra_tables: list[str] = field(default_factory=list)
     missing_columns: list[str] = field(default_factory=list)  # "table.column"
@@ -55,7 +56,8 @@ class VerifyReport:
     @property
     def ok(self) -> bool:
         return (
-            not self.missing_tables
+            self.journal_mode == "wal"
+            and not self.missing_tables
             and not self.missing_columns
             and not self.missing_indexes
             and self.quick_check == ["ok"]
@@ -64,7 +66,8 @@ class VerifyReport:
 
     def problems(self) -> list[str]:
         """One line per problem, naming the table, column or index."""
-        lines = [f"missing table {t}" for t in self.missing_tables]
+        lines = [] if self.journal_mode == "wal" else [f"journal mode {self.journal_mode}, not wal"]
+        lines += [f"missing table {t}" for t in self.missing_tables]
         lines += [f"missing column {c}" for c in self.missing_columns]
         lines += [f"missing index {i}" for i in self.missing_indexes]
         if self.quick_check != ["ok"]:
@@ -92,10 +95,12 @@ def verify_file(path: Path, *, busy_timeout: float) -> VerifyReport:
 
 
 def _inspect(con: sqlite3.Connection, path: Path) -> VerifyReport:
-    app_id, version = con.execute(
-        "SELECT * FROM pragma_application_id(), pragma_user_version()"
+    app_id, version, journal = con.execute(
+        "SELECT * FROM pragma_application_id(), pragma_user_version(), pragma_journal_mode()"
     ).fetchall()[0]
-    report = VerifyReport(path=path, application_id=app_id, schema_version=version)
+    report = VerifyReport(
+        path=path, application_id=app_id, schema_version=version, journal_mode=journal
+    )
     objects = dict(
         con.execute(
             "SELECT name, type FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"

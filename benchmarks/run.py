@@ -1,0 +1,316 @@
+"""Benchmarks: medians and ratios, each against a baseline measured in the same run.
+
+    python benchmarks/run.py            # everything (builds a 1 GB file and 1,000,000 rows)
+    python benchmarks/run.py --quick    # smaller big-file and big-table cases, for a quick look
+
+Prints a Markdown table. Nothing here asserts: the README quotes the table and says which
+machine it came from. Scratch files go to a temporary folder that is removed at the end.
+"""
+
+import argparse
+import os
+import platform
+import shutil
+import sqlite3
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import create_engine
+from sqlmodel import Session, select
+
+from tmws_store import Memory, Store, TMWSModel
+from tmws_store.schema import create_statements
+
+ROWS: list[tuple[str, str, str, str, str]] = []  # what, baseline, ours, ratio, target
+
+
+def median_seconds(
+    fn: Callable[[], Any], *, repeat: int, setup: Callable[[], Any] | None = None
+) -> float:
+    times = []
+    for _ in range(repeat):
+        if setup is not None:
+            setup()
+        start = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times)
+
+
+def ms(seconds: float) -> str:
+    return f"{seconds * 1000:.2f} ms"
+
+
+def record(what: str, base_name: str, base: float, ours: float, target: str) -> None:
+    ROWS.append((what, f"{base_name}: {ms(base)}", ms(ours), f"{ours / base:.2f}x", target))
+
+
+class Scratch:
+    def __init__(self, root: Path) -> None:
+        self.root, self.count = root, 0
+
+    def path(self) -> Path:
+        self.count += 1
+        folder = self.root / f"s{self.count}"
+        folder.mkdir()
+        return folder / "tmws.db"
+
+
+def bench_init(scratch: Scratch, repeat: int) -> None:
+    statements = create_statements()
+
+    def raw_ddl() -> None:
+        con = sqlite3.connect(scratch.path(), isolation_level=None)
+        con.execute("PRAGMA journal_mode = WAL")
+        con.execute("BEGIN IMMEDIATE")
+        for statement in statements:
+            con.execute(statement)
+        con.execute("COMMIT")
+        con.close()
+
+    def ours_fresh() -> None:
+        Store(scratch.path()).init()
+
+    def create_all_fresh() -> None:
+        engine = create_engine(f"sqlite:///{scratch.path()}")
+        TMWSModel.metadata.create_all(engine)
+        engine.dispose()
+
+    Store(scratch.path()).init()  # warm the process: imports, cached DDL
+    raw = median_seconds(raw_ddl, repeat=repeat)
+    fresh = median_seconds(ours_fresh, repeat=repeat)
+    create_all = median_seconds(create_all_fresh, repeat=repeat)
+    record("fresh `init()`", "same DDL, sqlite3, one transaction", raw, fresh, "<= 1.5x")
+    record("fresh `init()`", "`metadata.create_all()`", create_all, fresh, "report speed-up")
+
+    current = scratch.path()
+    Store(current).init()
+
+    def create_all_current() -> None:  # a program's start-up: its engine is new too
+        engine = create_engine(f"sqlite:///{current}")
+        TMWSModel.metadata.create_all(engine)
+        engine.dispose()
+
+    warm_base = median_seconds(create_all_current, repeat=repeat)
+    warm = median_seconds(lambda: Store(current).init(), repeat=repeat)
+    record("warm `init()`", "`create_all()` on a current file", warm_base, warm, ">= 5x faster")
+
+
+def bench_big_file(scratch: Scratch, size_mb: int, repeat: int) -> None:
+    empty = scratch.path()
+    Store(empty).init()
+    big = scratch.path()
+    Store(big).init()
+    con = sqlite3.connect(big, isolation_level=None)
+    blob = "x" * (1024 * 1024)
+    con.execute("BEGIN IMMEDIATE")
+    con.executemany(
+        "INSERT INTO memories (content, agent_id, namespace, embedding_model, "
+        "embedding_dimension, access_level, shared_with_agents, context, tags, "
+        "importance_score, relevance_score, access_count, learning_weight, pattern_ids, "
+        "version, id, metadata) VALUES (?, 'a', 'n', 'm', 1024, 'private', '[]', '{}', '[]', "
+        "0.5, 0.5, 0, 1.0, '[]', 1, ?, '{}')",
+        ((f"{i}{blob}", f"id-{i}") for i in range(size_mb)),
+    )
+    con.execute("COMMIT")
+    con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    con.close()
+    size = big.stat().st_size
+    base = median_seconds(lambda: Store(empty).init(), repeat=repeat)
+    ours = median_seconds(lambda: Store(big).init(), repeat=repeat)
+    record(
+        f"warm `init()` on a {size / 2**30:.2f} GB file",
+        "warm `init()`, empty file",
+        base,
+        ours,
+        "<= 1.2x",
+    )
+
+
+def bench_fixture(scratch: Scratch, repeat: int) -> None:
+    template = scratch.path()
+    Store(template).init()
+
+    def fixture_store() -> None:  # what the pytest plugin does for each test
+        path = scratch.path()
+        shutil.copyfile(template, path)
+        path.chmod(0o600)
+        store = Store(path)
+        store.init()
+        store.close()
+
+    def create_all_new() -> None:
+        engine = create_engine(f"sqlite:///{scratch.path()}")
+        TMWSModel.metadata.create_all(engine)
+        engine.dispose()
+
+    base = median_seconds(create_all_new, repeat=repeat)
+    ours = median_seconds(fixture_store, repeat=repeat)
+    record("fresh store per test (fixture)", "`create_all()` on a new file", base, ours, "<= 2 ms")
+
+
+def bench_import(repeat: int) -> None:
+    def wall(code: str) -> float:
+        return median_seconds(
+            lambda: subprocess.run([sys.executable, "-c", code], check=True), repeat=repeat
+        )
+
+    base = wall("import sqlmodel")
+    ours = wall("import tmws_store")
+    record("`import tmws_store`", "`import sqlmodel`", base, ours, "<= 1.5x")
+    probe = (
+        "import sys, tmws_store; print(sorted(m for m in ('aiosqlite', 'tmws_store.cli', "
+        "'tmws_store.pytest_plugin', 'sqlalchemy.ext.asyncio', 'bcrypt') if m in sys.modules))"
+    )
+    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
+    print(f"modules imported eagerly that a user may not need: {loaded.stdout.strip()}")
+
+
+def memory_rows(count: int) -> list[dict[str, Any]]:
+    return [
+        {"content": f"memory {i}", "agent_id": f"agent-{i % 100}", "namespace": "bench",
+         "tags": ["a", "b"], "context": {"i": i}}
+        for i in range(count)
+    ]  # fmt: skip
+
+
+def bench_inserts(scratch: Scratch, repeat: int) -> None:
+    rows = memory_rows(10_000)
+    stores: list[Store] = []
+
+    def fresh_store() -> None:
+        store = Store(scratch.path())
+        store.init()
+        stores.append(store)
+
+    def bulk() -> None:
+        stores[-1].insert_many(Memory, rows)
+
+    def add_all() -> None:
+        with stores[-1].session() as session:
+            session.add_all(Memory(**row) for row in rows)
+
+    # The baseline: the very rows insert_many writes, already converted, straight to sqlite3.
+    probe = Store(scratch.path())
+    probe.insert_many(Memory, rows)
+    con = sqlite3.connect(probe.path)
+    columns = [r[1] for r in con.execute("PRAGMA table_info(memories)")]
+    params = con.execute(f"SELECT {', '.join(columns)} FROM memories").fetchall()
+    con.close()
+    probe.close()
+    sql = f"INSERT INTO memories ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
+
+    def raw() -> None:
+        con = sqlite3.connect(stores[-1].path, isolation_level=None)
+        con.execute("BEGIN IMMEDIATE")
+        con.executemany(sql, params)
+        con.execute("COMMIT")
+        con.close()
+
+    base = median_seconds(raw, repeat=repeat, setup=fresh_store)
+    ours = median_seconds(bulk, repeat=repeat, setup=fresh_store)
+    orm = median_seconds(add_all, repeat=repeat, setup=fresh_store)
+    record(
+        "insert 10,000 memories, `store.insert_many`", "`sqlite3.executemany`", base, ours, "<= 3x"
+    )
+    record(
+        "insert 10,000 memories, `session.add_all`", "`sqlite3.executemany`", base, orm, "report"
+    )
+    for store in stores:
+        store.close()
+
+
+def bench_newest(scratch: Scratch, total: int, repeat: int) -> None:
+    path = scratch.path()
+    store = Store(path)
+    store.init()
+    batch = 50_000
+    for start in range(0, total, batch):
+        store.insert_many(
+            Memory, memory_rows(batch) if start + batch <= total else memory_rows(total - start)
+        )
+    agent = "agent-42"
+    sql = "SELECT * FROM memories WHERE agent_id = ? ORDER BY created_at DESC LIMIT 100"
+    con = sqlite3.connect(path)
+    plan = " / ".join(r[3] for r in con.execute(f"EXPLAIN QUERY PLAN {sql}", (agent,)))
+
+    def raw() -> None:
+        con.execute(sql, (agent,)).fetchall()
+
+    def orm() -> None:
+        with Session(store.engine) as session:
+            session.exec(
+                select(Memory)
+                .where(Memory.agent_id == agent)
+                .order_by(Memory.created_at.desc())
+                .limit(100)
+            ).all()
+
+    def core() -> None:  # the same query without ORM objects: plain rows
+        with store.engine.connect() as conn:
+            table = Memory.__table__  # type: ignore[attr-defined]
+            conn.execute(
+                table.select()
+                .where(table.c.agent_id == agent)
+                .order_by(table.c.created_at.desc())
+                .limit(100)
+            ).all()
+
+    base = median_seconds(raw, repeat=repeat)
+    ours = median_seconds(orm, repeat=repeat)
+    rows_only = median_seconds(core, repeat=repeat)
+    con.close()
+    store.close()
+    record(
+        f"100 newest memories of one agent among {total:,}",
+        "hand-written sqlite3 query",
+        base,
+        ours,
+        "<= 2x, uses an index",
+    )
+    record(
+        "the same, as rows (`Memory.__table__.select()`)",
+        "hand-written sqlite3 query",
+        base,
+        rows_only,
+        "report",
+    )
+    print(f"query plan: {plan}")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="smaller big cases")
+    args = parser.parse_args()
+    big_mb, big_rows, repeat = (64, 100_000, 5) if args.quick else (1024, 1_000_000, 15)
+    root = Path(tempfile.mkdtemp(prefix="tmws-bench-"))
+    try:
+        scratch = Scratch(root)
+        bench_init(scratch, repeat)
+        bench_fixture(scratch, repeat * 4)
+        bench_import(max(5, repeat // 2))
+        bench_inserts(scratch, max(3, repeat // 3))
+        bench_big_file(scratch, big_mb, repeat * 2)
+        bench_newest(scratch, big_rows, repeat * 4)
+    finally:
+        shutil.rmtree(root)
+    print()
+    python, sqlite = platform.python_version(), sqlite3.sqlite_version
+    print(
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {python}, SQLite {sqlite}"
+    )
+    print()
+    print("| what | baseline (same run) | tmws_store | ratio | target |")
+    print("|---|---|---|---|---|")
+    for row in ROWS:
+        print("| " + " | ".join(row) + " |")
+
+
+if __name__ == "__main__":
+    main()
