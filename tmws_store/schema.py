@@ -19,6 +19,7 @@ from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable
 
 from . import models
 from .errors import MigrationError
+from .models._base import empty_dict, empty_list
 
 __all__ = [
     "APPLICATION_ID",
@@ -130,7 +131,8 @@ def _constant_default_sql(column: Column[Any], table: str) -> str:
         value = default.arg  # type: ignore[attr-defined]
     elif default is not None and default.is_callable:
         factory = getattr(default.arg, "__wrapped__", default.arg)  # type: ignore[attr-defined]
-        value = {dict: {}, list: []}.get(factory)
+        if factory in (empty_dict, empty_list):
+            value = factory()
     if value is None:
         raise MigrationError(
             f"cannot add column {table}.{column.name} to the existing rows: it is NOT NULL "
