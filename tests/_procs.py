@@ -26,6 +26,25 @@ WORKER_PRELUDE = textwrap.dedent(
 )
 
 
+# A child that runs Store(argv[1]).init() with every SQLite statement slowed down, so that a
+# kill -9 from the parent lands inside the init transaction. It prints "ready" first.
+SLOW_INIT_CHILD = textwrap.dedent(
+    """
+    import sys, time
+    from tmws_store import Store, startup
+    real = startup.connect
+    def slow(p, t):
+        con = real(p, t)
+        con.set_progress_handler(lambda: time.sleep(0.0002) or 0, 50)
+        return con
+    startup.connect = slow
+    print("ready", flush=True)
+    Store(sys.argv[1]).init()
+    print("done", flush=True)
+    """
+)
+
+
 class Workers:
     """N worker processes running the same script, released together at each barrier."""
 

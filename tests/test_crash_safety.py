@@ -7,30 +7,13 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
 from tmws_store import Store
 
+from ._procs import SLOW_INIT_CHILD
 from .conftest import REF34, TMWS_TABLES, copy_reference
-
-SLOW_ADOPT = textwrap.dedent(
-    """
-    import sys, time
-    from tmws_store import Store, startup
-    real = startup.connect
-    def slow(p, t):
-        con = real(p, t)
-        # Slow every statement down so that kills land inside the adoption's transaction.
-        con.set_progress_handler(lambda: time.sleep(0.0002) or 0, 50)
-        return con
-    startup.connect = slow
-    print("ready", flush=True)
-    Store(sys.argv[1]).init()
-    print("done", flush=True)
-    """
-)
 
 
 def snapshot(path: Path, tables: set[str]) -> dict[str, list]:
@@ -67,7 +50,7 @@ def test_kill_during_adoption_never_leaves_a_partial_schema(tmp_path: Path) -> N
         path = work / "tmws.db"
         path.write_bytes(original.read_bytes())
         child = subprocess.Popen(
-            [sys.executable, "-c", SLOW_ADOPT, str(path)], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", SLOW_INIT_CHILD, str(path)], stdout=subprocess.PIPE, text=True
         )
         assert child.stdout is not None and child.stdout.readline().strip() == "ready"
         time.sleep(0.004 * trial)  # from before the first statement to after the commit

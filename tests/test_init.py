@@ -5,7 +5,6 @@ import signal
 import sqlite3
 import subprocess
 import sys
-import textwrap
 import time
 from pathlib import Path
 
@@ -13,6 +12,8 @@ import pytest
 from sqlalchemy import text
 
 from tmws_store import APPLICATION_ID, SCHEMA_VERSION, Store, StoreError, TMWSModel, startup
+
+from ._procs import SLOW_INIT_CHILD
 
 EXPECTED_TABLES = {t.name for t in TMWSModel.metadata.tables.values()}
 
@@ -112,30 +113,12 @@ def test_a_create_failing_part_way_leaves_no_table(tmp_path: Path, monkeypatch) 
     assert table_names(path) == EXPECTED_TABLES
 
 
-KILL_CHILD = textwrap.dedent(
-    """
-    import sys, time
-    from tmws_store import Store, startup
-    real = startup.connect
-    def slow(p, t):
-        con = real(p, t)
-        # Slow every statement down so that the kill lands inside the transaction.
-        con.set_progress_handler(lambda: time.sleep(0.0002) or 0, 50)
-        return con
-    startup.connect = slow
-    print("ready", flush=True)
-    Store(sys.argv[1]).init()
-    print("done", flush=True)
-    """
-)
-
-
 def test_kill_during_first_run_leaves_no_table_or_all(tmp_path: Path) -> None:
     outcomes = {"none": 0, "all": 0}
     for trial in range(12):
         path = tmp_path / f"k{trial}.db"
         child = subprocess.Popen(
-            [sys.executable, "-c", KILL_CHILD, str(path)], stdout=subprocess.PIPE, text=True
+            [sys.executable, "-c", SLOW_INIT_CHILD, str(path)], stdout=subprocess.PIPE, text=True
         )
         assert child.stdout is not None
         assert child.stdout.readline().strip() == "ready"

@@ -55,7 +55,7 @@ def tmws_store_factory(tmws_template: Path, tmp_path: Path) -> Iterator[Callable
         shutil.copyfile(tmws_template, path)
         path.chmod(0o600)
         store = Store(path, **store_kwargs)  # type: ignore[arg-type]
-        store.init()  # the warm path: one query
+        store.init()  # the warm path: two header reads
         made.append(store)
         return store
 

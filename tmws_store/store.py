@@ -77,7 +77,7 @@ class Store:
     def init(self) -> InitReport:
         """Create the schema, complete an older or partial file, or confirm it is current.
 
-        Cheap when the file is current (one query). Raises a ``StoreError`` subclass, leaving
+        Cheap when the file is current (two header reads). Raises a ``StoreError`` subclass, leaving
         the file untouched, for a file that is not ours or is from a newer version.
         """
         report = initialise(self.location, busy_timeout=self.busy_timeout)
