@@ -120,3 +120,14 @@ def test_backup_refuses_to_overwrite(tmp_path: Path) -> None:
     result = run("backup", str(existing), "--db", str(db))
     assert result.returncode == 1 and "already exists" in result.stderr
     assert existing.read_text() == "keep me"
+
+
+def test_verify_flags_a_file_taken_out_of_wal_mode(capsys, tmp_path: Path) -> None:
+    db = tmp_path / "t.db"
+    with Store(db) as store:
+        store.init()
+    con = sqlite3.connect(db)
+    con.execute("PRAGMA journal_mode = DELETE")
+    con.close()
+    assert main(["verify", "--db", str(db)]) == 1
+    assert "journal mode delete, not wal" in capsys.readouterr().out
