@@ -173,29 +173,34 @@ BACKUP_WRITER = """
 from tmws_store import Memory, Store
 store = Store(sys.argv[3])
 wait_for("start")
-i = 0
-while not (SYNC / "stop").exists():
+i, deadline = 0, time.monotonic() + 60
+while not (SYNC / "stop").exists() and time.monotonic() < deadline:
     with store.session() as session:
         session.add(Memory(content=f"{WORKER}-{i}", agent_id="a", namespace="n"))
     i += 1
 store.close()
-report("done", {"written": i})
+report("done", {"written": i, "stopped_by_deadline": not (SYNC / "stop").exists()})
 """
 
 
 def test_backup_is_consistent_while_other_processes_write(tmp_path: Path) -> None:
+    """Big enough that a copy takes many steps: a backup that restarted at every commit of
+    the writers would only finish after they stopped by their deadline."""
     path = tmp_path / "tmws.db"
     with Store(path) as store:
-        store.insert_many(Memory, [{"content": f"seed-{i}", "agent_id": "a", "namespace": "n"}
-                                   for i in range(2000)])  # fmt: skip
+        seed = [{"content": f"seed-{i}-" + "x" * 1000, "agent_id": "a", "namespace": "n"}
+                for i in range(10_000)]  # fmt: skip
+        store.insert_many(Memory, seed)
     script = BACKUP_WRITER.replace("sys.argv[3]", repr(str(path)))
     workers = Workers(script, 2, tmp_path / "sync")
     workers.release("start")
     with Store(path) as store:
         copies = [store.backup(tmp_path / f"copy{i}.db") for i in range(3)]
     (tmp_path / "sync" / "stop").touch()
-    written = sum(r["written"] for r in workers.results("done"))
+    results = workers.results("done", timeout=90)
     workers.finish()
+    assert [r["stopped_by_deadline"] for r in results] == [False, False]
+    written = sum(r["written"] for r in results)
     assert written > 0
     counts = []
     for copy in copies:
@@ -203,5 +208,5 @@ def test_backup_is_consistent_while_other_processes_write(tmp_path: Path) -> Non
         assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
         counts.append(con.execute("SELECT count(*) FROM memories").fetchone()[0])
         con.close()
-    assert all(2000 <= c <= 2000 + written for c in counts)
+    assert all(10_000 <= c <= 10_000 + written for c in counts)
     assert counts == sorted(counts)  # each copy is a later snapshot than the one before

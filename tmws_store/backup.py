@@ -2,6 +2,7 @@
 
 Copying only the main file of a WAL database can lose every recent row (they may still be in
 the ``-wal`` file); the backup API copies what a reader sees, while other connections write.
+The copy is the snapshot of one read transaction, so it finishes however busy the writers.
 Copies are created 0600 before SQLite writes them: they hold the same secrets as the store.
 """
 
@@ -23,9 +24,15 @@ def backup_to(source: Path, dest: Path, *, progress: Progress | None = None) -> 
         raise FileExistsError(f"{dest} already exists; choose another backup file name")
     create_private_file(dest)
     try:
-        src = sqlite3.connect(source)
+        src = sqlite3.connect(source, isolation_level=None)
         try:
             src.execute("PRAGMA trusted_schema = OFF")
+            # Hold one read transaction for the whole copy. Without it, every commit by
+            # another connection restarts the backup from the first page, so a copy taken
+            # while agents write may never finish; with it, the copy is the snapshot the
+            # transaction sees (WAL lets writers go on meanwhile).
+            src.execute("BEGIN")
+            src.execute("SELECT count(*) FROM sqlite_master").fetchall()
             dst = sqlite3.connect(dest)
             try:
 
@@ -36,6 +43,7 @@ def backup_to(source: Path, dest: Path, *, progress: Progress | None = None) -> 
                 src.backup(dst, pages=256, progress=report)
             finally:
                 dst.close()
+                src.execute("COMMIT")
         finally:
             src.close()
     except BaseException:
