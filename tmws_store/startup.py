@@ -183,7 +183,11 @@ def _identity(con: sqlite3.Connection) -> tuple[int, int]:
 
 
 def _complete(con: sqlite3.Connection, location: Location, kind: str, target: int) -> InitReport:
-    """Inside the write lock: back up a file with data, add what is missing, stamp."""
+    """Inside the write lock: back up a file with data, add what is missing, stamp.
+
+    ``kind`` is ``"fresh"`` (create everything), ``"adopt"`` (back up, then complete) or
+    ``"after-migrations"`` (complete what migrations left out; the backup is already made).
+    """
     if kind == "fresh":  # everything is missing: no need to compare table by table
         plan = schema.Completion(
             tables=[t.name for t in schema.model_tables()],
@@ -243,7 +247,7 @@ def _upgrade(
             return None
 
         _write_locked(con, step)
-    report = _write_locked(con, lambda: _complete(con, location, "upgrade-complete", target))
+    report = _write_locked(con, lambda: _complete(con, location, "after-migrations", target))
     assert report is not None
     return InitReport(
         path=location.path,

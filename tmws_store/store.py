@@ -1,12 +1,14 @@
 """``Store``: the one object a program needs to use the TMWS database.
 
-from tmws_store import Agent, Store
+Example::
 
-with Store() as store:              # ~/.tmws/data/tmws.db, or TMWS_HOME / TMWS_DATABASE_URL
-    store.init()                    # create, complete or check: cheap when current
-    with store.session() as session:
-        session.add(Agent(agent_id="athena", display_name="Athena"))
-    # committed here; rolled back instead if the block raised
+    from tmws_store import Agent, Store
+
+    with Store() as store:  # ~/.tmws/data/tmws.db, or TMWS_HOME / TMWS_DATABASE_URL
+        store.init()  # create, complete or check: cheap when current
+        with store.session() as session:
+            session.add(Agent(agent_id="athena", display_name="Athena"))
+        # committed here; rolled back instead if the block raised
 """
 
 import os
