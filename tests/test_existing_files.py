@@ -283,6 +283,16 @@ def make_someone_elses(tmp: Path) -> Path:
     return path
 
 
+def make_view_only(tmp: Path) -> Path:
+    """No table at all, but a view named like one of ours."""
+    path = tmp / "views.db"
+    con = sqlite3.connect(path)
+    con.execute("CREATE VIEW api_keys AS SELECT 1 AS id")
+    con.commit()
+    con.close()
+    return path
+
+
 def make_text_file(tmp: Path) -> Path:
     path = tmp / "notes.db"
     path.write_text("these are my notes, not a database\n" * 20)
@@ -293,6 +303,7 @@ REFUSALS = {
     "other application_id": (make_other_app, ForeignDatabaseError, "another program"),
     "newer user_version": (make_newer, NewerSchemaError, "newer tmws_store"),
     "someone else's tables": (make_someone_elses, ForeignDatabaseError, "invoices"),
+    "only a view named like ours": (make_view_only, ForeignDatabaseError, "api_keys"),
     "not SQLite": (make_text_file, NotADatabaseError, "not a SQLite database"),
 }
 
@@ -308,6 +319,20 @@ def test_refusals_leave_the_file_byte_for_byte(case: str, tmp_path: Path) -> Non
     assert str(path) in str(info.value)
     assert file_digest(path) == digest
     assert sorted(p.name for p in tmp_path.iterdir()) == listing  # no backup, no -wal left
+
+
+def test_a_view_named_like_a_missing_table_is_refused_untouched(tmp_path: Path) -> None:
+    """create_all() would skip such a table and inserts would fail later; we refuse."""
+    path = copy_reference(REF34, tmp_path)
+    con = connect(path)
+    con.execute("CREATE VIEW skills AS SELECT 1 AS id")
+    con.commit()
+    con.close()
+    digest = file_digest(path)
+    with pytest.raises(MigrationError, match="'skills' exists in this file as a view"):
+        Store(path).init()
+    assert file_digest(path) == digest
+    assert not list(tmp_path.glob("*.backup-*"))
 
 
 def test_a_directory_at_the_path_is_refused(tmp_path: Path) -> None:

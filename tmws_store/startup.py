@@ -134,20 +134,20 @@ def _classify(con: sqlite3.Connection, path: Path, app_id: int, version: int, ta
             "it untouched. Point TMWS_HOME or TMWS_DATABASE_URL at another file.",
             path=path,
         )
-    names = {
-        name
-        for (name,) in con.execute(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite\\_%' "
-            "ESCAPE '\\'"
+    objects = dict(
+        con.execute(
+            "SELECT name, type FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
         )
-    }
-    if not names:
+    )
+    if not objects:
         return "fresh"
-    if names & schema.table_names():
+    tables = {name for name, kind in objects.items() if kind == "table"}
+    if tables & schema.table_names():
         return "adopt"
-    shown = ", ".join(sorted(names)[:5]) + (", ..." if len(names) > 5 else "")
+    # Tables, views or triggers, none of them a TMWS table: someone else's database.
+    shown = ", ".join(sorted(objects)[:5]) + (", ..." if len(objects) > 5 else "")
     raise ForeignDatabaseError(
-        f"{path} is a SQLite database of another program (tables: {shown}; none of TMWS's); "
+        f"{path} is a SQLite database of another program ({shown}; no TMWS table); "
         "tmws_store left it untouched. Point TMWS_HOME or TMWS_DATABASE_URL at another file.",
         path=path,
     )
