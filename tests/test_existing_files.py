@@ -88,15 +88,20 @@ def shape_34(tmp: Path) -> Path:
     return copy_reference(REF34, tmp)
 
 
-def shape_40(tmp: Path) -> Path:
-    """TMWS's server start-up path, which misses mcp_connections and phase_templates."""
-    path = copy_reference(REF42, tmp)
+def altered_copy(reference: Path, tmp: Path, *statements: str) -> Path:
+    """A private copy of a reference file with ``statements`` run on it."""
+    path = copy_reference(reference, tmp)
     con = connect(path)
-    con.execute("DROP TABLE mcp_connections")
-    con.execute("DROP TABLE phase_templates")
+    for statement in statements:
+        con.execute(statement)
     con.commit()
     con.close()
     return path
+
+
+def shape_40(tmp: Path) -> Path:
+    """TMWS's server start-up path, which misses mcp_connections and phase_templates."""
+    return altered_copy(REF42, tmp, "DROP TABLE mcp_connections", "DROP TABLE phase_templates")
 
 
 def shape_42(tmp: Path) -> Path:
@@ -104,13 +109,12 @@ def shape_42(tmp: Path) -> Path:
 
 
 def shape_alembic(tmp: Path) -> Path:
-    path = copy_reference(REF34, tmp)
-    con = connect(path)
-    con.execute("CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)")
-    con.execute("INSERT INTO alembic_version VALUES ('571948cc671b')")
-    con.commit()
-    con.close()
-    return path
+    return altered_copy(
+        REF34,
+        tmp,
+        "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)",
+        "INSERT INTO alembic_version VALUES ('571948cc671b')",
+    )
 
 
 def shape_old_memories(tmp: Path) -> Path:
@@ -323,11 +327,7 @@ def test_refusals_leave_the_file_byte_for_byte(case: str, tmp_path: Path) -> Non
 
 def test_a_view_named_like_a_missing_table_is_refused_untouched(tmp_path: Path) -> None:
     """create_all() would skip such a table and inserts would fail later; we refuse."""
-    path = copy_reference(REF34, tmp_path)
-    con = connect(path)
-    con.execute("CREATE VIEW skills AS SELECT 1 AS id")
-    con.commit()
-    con.close()
+    path = altered_copy(REF34, tmp_path, "CREATE VIEW skills AS SELECT 1 AS id")
     digest = file_digest(path)
     with pytest.raises(MigrationError, match="'skills' exists in this file as a view"):
         Store(path).init()
