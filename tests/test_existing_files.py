@@ -90,13 +90,7 @@ def shape_34(tmp: Path) -> Path:
 
 def altered_copy(reference: Path, tmp: Path, *statements: str) -> Path:
     """A private copy of a reference file with ``statements`` run on it."""
-    path = copy_reference(reference, tmp)
-    con = connect(path)
-    for statement in statements:
-        con.execute(statement)
-    con.commit()
-    con.close()
-    return path
+    return run_sql(copy_reference(reference, tmp), *statements)
 
 
 def shape_40(tmp: Path) -> Path:
@@ -256,45 +250,38 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def make_other_app(tmp: Path) -> Path:
-    path = tmp / "other.db"
+def run_sql(path: Path, *statements: str) -> Path:
+    """Run ``statements`` on the SQLite file at ``path`` (created if missing); returns it."""
     con = connect(path)
-    con.execute("PRAGMA application_id = 1234")
-    con.execute("CREATE TABLE agents (x)")
+    for statement in statements:
+        con.execute(statement)
     con.commit()
     con.close()
     return path
+
+
+def make_other_app(tmp: Path) -> Path:
+    return run_sql(tmp / "other.db", "PRAGMA application_id = 1234", "CREATE TABLE agents (x)")
 
 
 def make_newer(tmp: Path) -> Path:
     path = tmp / "newer.db"
     with Store(path) as store:
         store.init()
-    con = connect(path)
-    con.execute(f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
-    con.commit()
-    con.close()
-    return path
+    return run_sql(path, f"PRAGMA user_version = {SCHEMA_VERSION + 1}")
 
 
 def make_someone_elses(tmp: Path) -> Path:
-    path = tmp / "someone.db"
-    con = connect(path)
-    con.execute("CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)")
-    con.execute("INSERT INTO invoices VALUES (1, 9.5)")
-    con.commit()
-    con.close()
-    return path
+    return run_sql(
+        tmp / "someone.db",
+        "CREATE TABLE invoices (id INTEGER PRIMARY KEY, total REAL)",
+        "INSERT INTO invoices VALUES (1, 9.5)",
+    )
 
 
 def make_view_only(tmp: Path) -> Path:
     """No table at all, but a view named like one of ours."""
-    path = tmp / "views.db"
-    con = sqlite3.connect(path)
-    con.execute("CREATE VIEW api_keys AS SELECT 1 AS id")
-    con.commit()
-    con.close()
-    return path
+    return run_sql(tmp / "views.db", "CREATE VIEW api_keys AS SELECT 1 AS id")
 
 
 def make_text_file(tmp: Path) -> Path:
