@@ -1,4 +1,9 @@
-"""Personas: the Trinitas agent characters (Athena, Artemis, ...) and their configuration."""
+"""Personas: the Trinitas agent characters (Athena, Artemis, ...) and their configuration.
+
+Table ``personas``, as TMWS declares it: ``type`` and ``role`` hold the enum values,
+``trigger_words`` is nullable JSON of any shape, the other JSON columns default to an empty
+array or object. No deliberate difference from TMWS.
+"""
 
 import enum
 from datetime import datetime

@@ -1,4 +1,9 @@
-"""Tasks and task templates.
+"""Tasks and task templates (tables ``tasks`` and ``task_templates``).
+
+The DDL is TMWS's, CHECK constraints included. Each single-column CHECK is mirrored by a
+Pydantic constraint (``ge``/``le``/``gt``, ``min_length``, a ``Literal`` of the allowed access
+levels), so a bad value is a ValidationError naming the field before anything reaches SQLite;
+``completion_after_start`` spans two columns and is left to SQLite (an IntegrityError).
 
 Deliberate differences from TMWS 2.4.18 (files stay readable both ways):
 - TMWS names the self-referential relationships the wrong way round (its ``Task.children``
@@ -8,7 +13,7 @@ Deliberate differences from TMWS 2.4.18 (files stay readable both ways):
 
 import enum
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Optional
+from typing import TYPE_CHECKING, Any, Literal, Optional
 
 from sqlalchemy import CheckConstraint, Index, Text
 from sqlmodel import Field
@@ -49,6 +54,11 @@ class TaskPriority(enum.StrEnum):
     HIGH = "high"
     URGENT = "urgent"
     CRITICAL = "critical"
+
+
+# What the ``access_level_check`` / ``default_access_level_check`` constraints allow. Plain TEXT
+# in TMWS, not the AccessLevel enum: 'team' is an AccessLevel but the CHECK refuses it.
+TaskAccessLevel = Literal["private", "shared", "public", "system"]
 
 
 class Task(TMWSModel, table=True):
@@ -97,13 +107,13 @@ class Task(TMWSModel, table=True):
         ),
     )
 
-    title: str = Field(sa_type=Text)
-    description: str = Field(sa_type=Text)
+    title: str = Field(sa_type=Text, min_length=1)
+    description: str = Field(sa_type=Text, min_length=1)
     task_type: str = Field(default="general", sa_type=Text, index=True)
     assigned_agent_id: str | None = Field(default=None, sa_type=Text, index=True)
     collaborating_agents: list[Any] = list_field()
     namespace: str = Field(default="default", sa_type=Text, index=True)
-    access_level: str = Field(default="private", sa_type=Text, index=True)
+    access_level: TaskAccessLevel = Field(default="private", sa_type=Text, index=True)
     status: TaskStatus = enum_field(TaskStatus.PENDING, index=True)
     priority: TaskPriority = enum_field(TaskPriority.MEDIUM, index=True)
     scheduled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -116,11 +126,11 @@ class Task(TMWSModel, table=True):
     task_config: dict[str, Any] = dict_field()
     input_data: dict[str, Any] = dict_field()
     output_data: dict[str, Any] = dict_field()
-    progress_percentage: float = 0.0
-    estimated_duration: int | None = None
-    actual_duration: int | None = None
-    retry_count: int = 0
-    max_retries: int = 3
+    progress_percentage: float = Field(default=0.0, ge=0.0, le=100.0)
+    estimated_duration: int | None = Field(default=None, gt=0)
+    actual_duration: int | None = Field(default=None, ge=0)
+    retry_count: int = Field(default=0, ge=0)
+    max_retries: int = Field(default=3, ge=0)
     error_message: str | None = Field(default=None, sa_type=Text)
     error_details: dict[str, Any] = dict_field()
     execution_log: list[Any] = list_field()
@@ -128,16 +138,22 @@ class Task(TMWSModel, table=True):
     context_tags: list[Any] = list_field()
     resource_requirements: dict[str, Any] = dict_field()
     resource_usage: dict[str, Any] = dict_field()
-    quality_score: float | None = None
+    quality_score: float | None = Field(default=None, ge=0.0, le=10.0)
     success_criteria: dict[str, Any] = dict_field()
     id: str = id_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
     metadata_json: dict[str, Any] = metadata_field()
 
+    # tasks.assigned_agent_id = agents.agent_id: the agent's unique name, not its id, and no
+    # foreign key in the DDL, hence the explicit join. The other side is Agent.tasks.
     assigned_agent: Optional["Agent"] = relationship(
         "tasks", primaryjoin="foreign(Task.assigned_agent_id) == Agent.agent_id"
     )
+    # Self-referential on parent_task_id. remote_side=Task.id makes ``parent`` the
+    # many-to-one (this task's parent) and ``children`` the one-to-many list of subtasks;
+    # TMWS has the two names swapped (see the module docstring). No delete cascade, as in
+    # TMWS: deleting a parent through the ORM sets its subtasks' parent_task_id to NULL.
     parent: Optional["Task"] = relationship("children", remote_side="Task.id")
     children: list["Task"] = relationship("parent")
 
@@ -170,14 +186,14 @@ class TaskTemplate(TMWSModel, table=True):
     optional_fields: list[Any] = list_field()
     default_task_type: str = Field(default="templated", sa_type=Text)
     default_priority: TaskPriority = enum_field(TaskPriority.MEDIUM)
-    default_access_level: str = Field(default="private", sa_type=Text)
+    default_access_level: TaskAccessLevel = Field(default="private", sa_type=Text)
     default_config: dict[str, Any] = dict_field()
-    estimated_duration: int | None = None
+    estimated_duration: int | None = Field(default=None, gt=0)
     namespace: str = Field(default="default", sa_type=Text, index=True)
     created_by: str | None = Field(default=None, sa_type=Text)
     is_active: bool = Field(default=True, index=True)
     usage_count: int = 0
-    success_rate: float = 0.0
+    success_rate: float = Field(default=0.0, ge=0.0, le=1.0)
     id: str = id_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()

@@ -1,7 +1,11 @@
 """Users and authentication: accounts, API keys and refresh tokens.
 
-Only hashes of passwords, keys and tokens are stored; ``tmws_store.credentials`` makes and
-checks them.
+Only hashes of passwords, keys and tokens are stored (the columns hold TMWS's formats;
+``tmws_store.credentials`` makes and checks them). ``users.roles`` and ``api_keys.scopes``
+are JSON arrays of ``UserRole`` / ``APIKeyScope`` values; in-place edits of them are saved.
+The DDL is TMWS's, unchanged. One Python-only addition: TMWS's ``RefreshToken.user`` has no
+other side, here ``User.refresh_tokens`` lists a user's tokens (and deletes them with the
+user, as the ``ON DELETE CASCADE`` foreign key would).
 """
 
 import enum
@@ -11,7 +15,7 @@ from typing import Any
 from sqlalchemy import Index, Text
 from sqlmodel import Field
 
-from ..types import JSONValue, UTCDateTime
+from ..types import JSONList, JSONValue, UTCDateTime
 from ._base import (
     TMWSModel,
     created_at_field,
@@ -56,6 +60,17 @@ class APIKeyScope(enum.StrEnum):
     WORKFLOWS = "workflows"
 
 
+# Factories, not a shared default list: in-place edits of one row must not reach the next.
+def default_roles() -> list[Any]:
+    """A new user's roles, as TMWS: ``["user"]``."""
+    return [UserRole.USER.value]
+
+
+def default_scopes() -> list[Any]:
+    """A new API key's scopes, as TMWS: ``["read"]``."""
+    return [APIKeyScope.READ.value]
+
+
 class User(TMWSModel, table=True):
     """A person or service account of the TMWS API."""
 
@@ -75,7 +90,7 @@ class User(TMWSModel, table=True):
     last_login_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     last_login_ip: str | None = Field(default=None, max_length=45)
     status: UserStatus = enum_field(UserStatus.ACTIVE, index=True)
-    roles: Any = Field(sa_type=JSONValue, nullable=False, default_factory=lambda: [UserRole.USER])
+    roles: list[Any] = Field(default_factory=default_roles, sa_type=JSONList, nullable=False)
     permissions: dict[str, Any] = dict_field()
     mfa_enabled: bool = False
     mfa_secret: str | None = Field(default=None, sa_type=Text)
@@ -92,7 +107,10 @@ class User(TMWSModel, table=True):
     updated_at: datetime = updated_at_field()
     metadata_json: dict[str, Any] = metadata_field()
 
+    # users.id = api_keys.user_id / refresh_tokens.user_id. Deleting a user through the ORM
+    # deletes its keys and tokens, as the foreign keys' ON DELETE CASCADE does in SQL.
     api_keys: list["APIKey"] = relationship("user", cascade_delete=True)
+    refresh_tokens: list["RefreshToken"] = relationship("user", cascade_delete=True)
 
 
 class APIKey(TMWSModel, table=True):
@@ -110,9 +128,7 @@ class APIKey(TMWSModel, table=True):
     description: str | None = Field(default=None, sa_type=Text)
     key_hash: str = Field(sa_type=Text)
     key_prefix: str = Field(max_length=8)
-    scopes: Any = Field(
-        sa_type=JSONValue, nullable=False, default_factory=lambda: [APIKeyScope.READ]
-    )
+    scopes: list[Any] = Field(default_factory=default_scopes, sa_type=JSONList, nullable=False)
     allowed_ips: Any = Field(default=None, sa_type=JSONValue, nullable=True)
     rate_limit_per_hour: int | None = None
     is_active: bool = Field(default=True, index=True)
@@ -148,4 +164,4 @@ class RefreshToken(TMWSModel, table=True):
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
 
-    user: User | None = relationship()
+    user: User | None = relationship("refresh_tokens")
