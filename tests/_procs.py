@@ -1,5 +1,6 @@
 """Helpers for tests that run real processes: a barrier over files, and result collection."""
 
+import functools
 import json
 import os
 import subprocess
@@ -21,7 +22,67 @@ WORKER_PRELUDE = textwrap.dedent(
             time.sleep(0.001)
 
     def report(name, value):
-        (SYNC / f"result-{name}-{WORKER}.json").write_text(json.dumps(value))
+        # Written aside, then renamed: the parent never reads half a result.
+        temp = SYNC / f"partial-{name}-{WORKER}"
+        temp.write_text(json.dumps(value))
+        os.replace(temp, SYNC / f"result-{name}-{WORKER}.json")
+    """
+)
+
+
+@functools.cache
+def model_table_names() -> frozenset[str]:
+    """The tables a fresh interpreter's ``TMWSModel.metadata`` holds.
+
+    Asked in a subprocess: inside a test run every model module is already imported, which is
+    exactly how a table missing from the registration hid in TMWS.
+    """
+    code = (
+        "import json; from tmws_store import TMWSModel; "
+        "print(json.dumps(sorted(TMWSModel.metadata.tables)))"
+    )
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    return frozenset(json.loads(out.stdout))
+
+
+# A child that runs Store(argv[1]).init() slowed down, and appends to the file argv[2] one
+# line per SQL statement of the start-up connection (its first two words) and around the
+# backup, so the parent knows where its kill -9 landed. Prints "ready" once imported, then
+# starts when a line arrives on stdin (so the parent can start it ahead of time).
+TRACED_INIT_CHILD = textwrap.dedent(
+    """
+    import os, sys, time
+    from tmws_store import Store, startup
+    from tmws_store.backup import backup_name, backup_to
+
+    log = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+
+    def mark(text):
+        os.write(log, (" ".join(text.split()[:2]) + "\\n").encode())
+
+    real_connect = startup.connect
+
+    def traced(p, t):
+        con = real_connect(p, t)
+        con.set_trace_callback(mark)
+        # Each statement takes a few ms instead of microseconds: room for kills to land in.
+        con.set_progress_handler(lambda: time.sleep(0.0002) or 0, 50)
+        return con
+
+    def slow_backup(source, *, reason):
+        mark("backup started")
+        # A pause after each 256-page step keeps the copy half made for a while.
+        dest = backup_to(source, backup_name(source, reason=reason),
+                         progress=lambda done, total: time.sleep(0.03))
+        mark("backup finished")
+        return dest
+
+    startup.connect = traced
+    startup.backup_beside = slow_backup
+    print("ready", flush=True)
+    sys.stdin.readline()
+    Store(sys.argv[1]).init()
+    mark("init returned")
     """
 )
 

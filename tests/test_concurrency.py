@@ -1,7 +1,17 @@
-"""Many agents, one file: processes starting, adopting and writing at the same instant."""
+"""Many agents, one file: processes starting, adopting and writing at the same instant.
 
+Every test here runs real processes released together at a barrier (tests/_procs.py); the
+tables expected are those a fresh interpreter's ``TMWSModel.metadata`` holds.
+"""
+
+import asyncio
+import json
 import sqlite3
+import subprocess
+import sys
+import textwrap
 import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -9,13 +19,13 @@ from sqlmodel import select
 
 from tmws_store import DatabaseLockedError, Memory, Store
 
-from ._procs import Workers
-from .conftest import REF34, TMWS_TABLES, copy_reference
+from ._procs import Workers, model_table_names
+from .conftest import REF34, copy_reference
 
+# Each worker starts every round's file at the barrier; the paths are in SYNC/paths.json.
 INIT_WORKER = """
 from tmws_store import Store
-for round_ in range(int(sys.argv[3])):
-    path = SYNC / f"round{round_}.db"
+for round_, path in enumerate(json.loads((SYNC / "paths.json").read_text())):
     wait_for(f"round{round_}")
     try:
         done = Store(path).init()
@@ -35,19 +45,6 @@ def tables_and_integrity(path: Path) -> tuple[set[str], str]:
         con.close()
 
 
-def test_eight_processes_create_the_same_fresh_file_at_once(tmp_path: Path) -> None:
-    rounds = 5
-    workers = Workers(INIT_WORKER.replace("sys.argv[3]", str(rounds)), 8, tmp_path)
-    for r in range(rounds):
-        workers.release(f"round{r}")
-        results = workers.results(f"round{r}")
-        assert all(res["ok"] for res in results), results
-        assert sorted(res["action"] for res in results) == ["created"] + ["current"] * 7
-        names, integrity = tables_and_integrity(tmp_path / f"round{r}.db")
-        assert (names, integrity) == (TMWS_TABLES, "ok")
-    workers.finish()
-
-
 def all_rows(path: Path, tables: set[str]) -> dict[str, list]:
     con = sqlite3.connect(path)
     try:
@@ -56,64 +53,94 @@ def all_rows(path: Path, tables: set[str]) -> dict[str, list]:
         con.close()
 
 
+def start_rounds(paths: list[Path], sync: Path) -> Workers:
+    sync.mkdir()
+    (sync / "paths.json").write_text(json.dumps([str(p) for p in paths]))
+    return Workers(INIT_WORKER, 8, sync)
+
+
+def test_eight_processes_create_the_same_fresh_file_at_once(tmp_path: Path) -> None:
+    paths = [tmp_path / f"round{r}" / "tmws.db" for r in range(5)]  # folders made by init()
+    workers = start_rounds(paths, tmp_path / "sync")
+    for r, path in enumerate(paths):
+        workers.release(f"round{r}")
+        results = workers.results(f"round{r}")
+        assert all(res["ok"] for res in results), results
+        assert sorted(res["action"] for res in results) == ["created"] + ["current"] * 7
+        assert tables_and_integrity(path) == (model_table_names(), "ok")
+    workers.finish()
+
+
 def test_eight_processes_adopt_the_same_tmws_file_at_once(tmp_path: Path) -> None:
-    rounds = 3
-    originals = {}
-    for r in range(rounds):
-        folder = tmp_path / f"r{r}"
+    paths, originals = [], []
+    for r in range(5):
+        folder = tmp_path / f"round{r}"
         folder.mkdir()
-        source = copy_reference(REF34, folder)
-        source.rename(tmp_path / f"round{r}.db")
-        originals[r] = all_rows(
-            tmp_path / f"round{r}.db", tables_and_integrity(tmp_path / f"round{r}.db")[0]
-        )
-    workers = Workers(INIT_WORKER.replace("sys.argv[3]", str(rounds)), 8, tmp_path)
-    for r in range(rounds):
+        path = copy_reference(REF34, folder)
+        paths.append(path)
+        originals.append(all_rows(path, tables_and_integrity(path)[0]))
+    assert len(originals[0]) == 34
+    workers = start_rounds(paths, tmp_path / "sync")
+    for r, (path, before) in enumerate(zip(paths, originals, strict=True)):
         workers.release(f"round{r}")
         results = workers.results(f"round{r}")
         assert all(res["ok"] for res in results), results
         assert sorted(res["action"] for res in results) == ["adopted"] + ["current"] * 7
-        path = tmp_path / f"round{r}.db"
-        backups = list(tmp_path.glob(f"round{r}.db.backup-*"))
-        assert len(backups) == 1
+        backups = list(path.parent.glob("tmws-2.4.18-prefix-34-tables.db.backup-*"))
+        assert len(backups) == 1, backups
         assert [res["backup"] for res in results if res["backup"]] == [str(backups[0])]
-        names, integrity = tables_and_integrity(path)
-        assert (names, integrity) == (TMWS_TABLES, "ok")
-        before = originals[r]
-        assert all_rows(path, set(before)) == before
+        assert tables_and_integrity(path) == (model_table_names(), "ok")
+        assert all_rows(path, set(before)) == before  # every original row, unchanged
         assert all_rows(backups[0], set(before)) == before
     workers.finish()
 
 
+# Each process writes from a thread with sync sessions and, at the same time, from its event
+# loop with async sessions: contention inside a process as well as between processes. The
+# store keeps its default busy timeout.
 WRITE_WORKER = """
-import asyncio
-from sqlmodel import select
+import asyncio, threading
 from tmws_store import Memory, Store
 
-store = Store(sys.argv[3], busy_timeout=30)
+path, seconds = sys.argv[3], float(sys.argv[4])
+store = Store(path)
+store.init()
 committed, errors = [], []
 
-async def write_async(content):
-    async with store.async_session() as session:
-        session.add(Memory(content=content, agent_id=f"agent-{WORKER}", namespace="load"))
+def row(content):
+    return Memory(content=content, agent_id=f"agent-{WORKER}", namespace="load")
 
-async def main():
-    wait_for("start")
-    deadline = time.monotonic() + float(sys.argv[4])
+def sync_writer(deadline):
     i = 0
     while time.monotonic() < deadline:
-        content = f"{WORKER}-{i}"
+        content = f"{WORKER}-sync-{i}"
         try:
-            if i % 2:
-                await write_async(content)
-            else:
-                with store.session() as session:  # a sync write from the same process
-                    session.add(Memory(content=content, agent_id=f"agent-{WORKER}",
-                                       namespace="load"))
+            with store.session() as session:
+                session.add(row(content))
             committed.append(content)
         except Exception as exc:
             errors.append(repr(exc))
         i += 1
+
+async def async_writer(deadline):
+    i = 0
+    while time.monotonic() < deadline:
+        content = f"{WORKER}-async-{i}"
+        try:
+            async with store.async_session() as session:
+                session.add(row(content))
+            committed.append(content)
+        except Exception as exc:
+            errors.append(repr(exc))
+        i += 1
+
+async def main():
+    wait_for("start")
+    deadline = time.monotonic() + seconds
+    thread = threading.Thread(target=sync_writer, args=(deadline,))
+    thread.start()
+    await async_writer(deadline)
+    await asyncio.to_thread(thread.join)
     await store.aclose()
 
 asyncio.run(main())
@@ -122,51 +149,115 @@ report("done", {"committed": committed, "errors": errors})
 """
 
 
-def test_four_processes_write_for_ten_seconds_without_a_lock_error(tmp_path: Path) -> None:
+def test_four_processes_write_at_once_without_a_lock_error(tmp_path: Path) -> None:
     path = tmp_path / "tmws.db"
     Store(path).init()
-    script = WRITE_WORKER.replace("sys.argv[3]", repr(str(path))).replace("sys.argv[4]", "10")
+    script = WRITE_WORKER.replace("sys.argv[3]", repr(str(path))).replace("sys.argv[4]", "5")
     workers = Workers(script, 4, tmp_path / "sync")
     workers.release("start")
     results = workers.results("done", timeout=90)
     workers.finish()
-    assert [r["errors"] for r in results] == [[], [], [], []]
+    assert [r["errors"] for r in results] == [[], [], [], []]  # no "database is locked"
+    for r in results:  # every process really wrote, both ways
+        assert sum("-sync-" in c for c in r["committed"]) > 10
+        assert sum("-async-" in c for c in r["committed"]) > 10
     committed = sorted(c for r in results for c in r["committed"])
-    assert all(len(r["committed"]) > 10 for r in results)  # every process really wrote
     with Store(path) as store, store.session(readonly=True) as session:
         stored = sorted(m.content for m in session.exec(select(Memory)).all())
-    assert stored == committed
+    assert stored == committed  # every reported commit is there, and nothing else
     assert tables_and_integrity(path)[1] == "ok"
 
 
-def test_a_writer_blocked_past_the_busy_timeout_gets_a_clear_error(tmp_path: Path) -> None:
-    path = tmp_path / "tmws.db"
-    Store(path).init()
-    holder = sqlite3.connect(path, isolation_level=None)
-    holder.execute("BEGIN IMMEDIATE")  # another process's long write transaction
+# Another process takes the write lock and keeps it until its stdin closes.
+LOCK_HOLDER = textwrap.dedent(
+    """
+    import sqlite3, sys
+    con = sqlite3.connect(sys.argv[1], isolation_level=None)
+    con.execute("BEGIN IMMEDIATE")
+    print("locked", flush=True)
+    sys.stdin.read()
+    con.execute("ROLLBACK")
+    """
+)
+
+
+def hold_write_lock(path: Path) -> subprocess.Popen:
+    holder = subprocess.Popen(
+        [sys.executable, "-c", LOCK_HOLDER, str(path)],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    return holder
+
+
+def release(holder: subprocess.Popen) -> None:
+    assert holder.stdin is not None
+    holder.stdin.close()
+    assert holder.wait(10) == 0
+
+
+async def write_async(store: Store) -> None:
     try:
-        with pytest.raises(DatabaseLockedError, match="busy timeout"):  # noqa: SIM117
-            with Store(path, busy_timeout=0.3) as store, store.session() as session:
-                session.add(Memory(content="x", agent_id="a", namespace="n"))
+        async with store.async_session() as session:
+            session.add(Memory(content="blocked", agent_id="a", namespace="n"))
     finally:
-        holder.execute("ROLLBACK")
-        holder.close()
+        await store.aclose()  # inside the loop that opened the aiosqlite connections
+
+
+@pytest.mark.parametrize("busy_timeout", [0.2, 0.6])
+@pytest.mark.parametrize("how", ["sync session", "async session", "init adopting a file"])
+def test_a_writer_blocked_past_the_busy_timeout_gets_a_clear_error(
+    tmp_path: Path, how: str, busy_timeout: float
+) -> None:
+    if how == "init adopting a file":
+        path = copy_reference(REF34, tmp_path)
+        before = all_rows(path, tables_and_integrity(path)[0])
+    else:
+        path = tmp_path / "tmws.db"
+        Store(path).init()
+    holder = hold_write_lock(path)
+    try:
+        store = Store(path, busy_timeout=busy_timeout)
+        started = time.monotonic()
+        with pytest.raises(DatabaseLockedError, match="longer than the busy timeout") as caught:
+            if how == "sync session":
+                with store.session() as session:
+                    session.add(Memory(content="blocked", agent_id="a", namespace="n"))
+            elif how == "async session":
+                asyncio.run(write_async(store))
+            else:
+                store.init()
+        waited = time.monotonic() - started
+        store.close()
+    finally:
+        release(holder)
+    assert caught.value.path == path
+    # The wait is bounded by the configured timeout (with slack for a loaded 2-core machine).
+    assert busy_timeout * 0.9 <= waited < busy_timeout + 3
+    if how == "init adopting a file":  # refused before any change: no backup, same rows
+        assert tables_and_integrity(path)[0] == set(before)
+        assert all_rows(path, set(before)) == before
+        assert not list(tmp_path.glob("*.backup-*"))
+    else:
+        assert all_rows(path, {"memories"}) == {"memories": []}
 
 
 def test_a_writer_waits_for_a_lock_released_within_the_timeout(tmp_path: Path) -> None:
     path = tmp_path / "tmws.db"
     Store(path).init()
-    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    holder.execute("BEGIN IMMEDIATE")
-    release = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
-    release.start()
+    holder = hold_write_lock(path)
+    timer = threading.Timer(0.3, release, args=(holder,))
+    timer.start()
+    started = time.monotonic()
     with Store(path, busy_timeout=5) as store:
         with store.session() as session:
             session.add(Memory(content="waited", agent_id="a", namespace="n"))
+        assert time.monotonic() - started >= 0.25  # it really waited for the other process
         with store.session(readonly=True) as session:
             assert [m.content for m in session.exec(select(Memory)).all()] == ["waited"]
-    release.join()
-    holder.close()
+    timer.join()
 
 
 BACKUP_WRITER = """

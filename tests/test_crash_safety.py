@@ -1,72 +1,123 @@
 """kill -9 during an adoption, over many trials: never a partial schema, never a lost row.
 
-(The first-run kill test is in test_init.py.)
+(The first-run kill test is in test_init.py.) The child logs each statement it runs, so every
+trial knows where its kill landed: before the write lock, inside the one transaction (during
+the backup or the DDL), or at or after the COMMIT.
 """
 
+import random
 import signal
 import sqlite3
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
-from tmws_store import Store
+from tmws_store import APPLICATION_ID, Store
 
-from ._procs import SLOW_INIT_CHILD
-from .conftest import REF34, TMWS_TABLES, copy_reference
+from ._procs import TRACED_INIT_CHILD, model_table_names
+from .conftest import REF34, copy_reference
+
+TRIALS = 15
+WINDOW = 0.5  # seconds after "ready": the slowed adoption commits at about 0.4 s here
 
 
 def snapshot(path: Path, tables: set[str]) -> dict[str, list]:
+    """Every row of ``tables``, in a stable order."""
     con = sqlite3.connect(path)
     try:
-        out = {}
-        for table in tables:
-            cols = [r[1] for r in con.execute(f'PRAGMA table_info("{table}")')]
-            rows = con.execute(f'SELECT {", ".join(cols)} FROM "{table}"').fetchall()
-            out[table] = sorted(rows, key=repr)
-        return out
+        return {t: sorted(con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}
     finally:
         con.close()
 
 
-def table_names(path: Path) -> set[str]:
+def state(path: Path) -> tuple[set[str], int, str]:
+    """Tables, application_id and integrity_check of the file as a new process finds it."""
     con = sqlite3.connect(path)
     try:
-        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        tables = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
+        app_id = con.execute("PRAGMA application_id").fetchone()[0]
+        return tables, app_id, con.execute("PRAGMA integrity_check").fetchone()[0]
     finally:
         con.close()
+
+
+def where_killed(log: Path) -> str:
+    lines = log.read_text().splitlines() if log.exists() else []
+    if "COMMIT" in lines:
+        return "at or after the COMMIT"
+    if "backup finished" in lines:
+        return "in the transaction: DDL"
+    if "backup started" in lines:
+        return "in the transaction: backup"
+    if "BEGIN IMMEDIATE" in lines:
+        return "in the transaction: before the backup"
+    return "before the write lock"
 
 
 def test_kill_during_adoption_never_leaves_a_partial_schema(tmp_path: Path) -> None:
-    original_dir = tmp_path / "original"
-    original_dir.mkdir()
-    original = copy_reference(REF34, original_dir)
-    original_tables = table_names(original)
+    (tmp_path / "original").mkdir()
+    original = copy_reference(REF34, tmp_path / "original")
+    original_tables = state(original)[0]
     before = snapshot(original, original_tables)
-    seen = set()
-    for trial in range(15):
-        work = tmp_path / f"trial{trial}"
-        work.mkdir()
-        path = work / "tmws.db"
-        path.write_bytes(original.read_bytes())
-        child = subprocess.Popen(
-            [sys.executable, "-c", SLOW_INIT_CHILD, str(path)], stdout=subprocess.PIPE, text=True
+    everything = model_table_names()
+    rng = random.Random(20261124)
+    # One random moment in each of TRIALS equal slices of the window: random, yet spread
+    # from "before the first statement" to "after the commit".
+    delays = [(i + rng.random()) * WINDOW / TRIALS for i in range(TRIALS)]
+    landed: Counter[str] = Counter()
+    paths = []
+    for trial in range(TRIALS):
+        (tmp_path / f"trial{trial}").mkdir()
+        paths.append(tmp_path / f"trial{trial}" / original.name)
+        paths[-1].write_bytes(original.read_bytes())  # a closed rollback-journal file: one file
+
+    def start(path: Path) -> subprocess.Popen:
+        return subprocess.Popen(
+            [sys.executable, "-c", TRACED_INIT_CHILD, str(path), str(path.with_name("log"))],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
         )
-        assert child.stdout is not None and child.stdout.readline().strip() == "ready"
-        time.sleep(0.004 * trial)  # from before the first statement to after the commit
-        child.send_signal(signal.SIGKILL)
-        child.wait()
 
-        present = table_names(path)
-        assert present in (original_tables, TMWS_TABLES), f"partial schema: {len(present)}"
-        seen.add(len(present))
-        con = sqlite3.connect(path)
-        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        con.close()
-        assert snapshot(path, original_tables) == before
+    # Children import tmws_store (about 0.6 s of CPU) while earlier trials run: started ahead.
+    pending = [start(path) for path in paths[:2]]
+    try:
+        for trial, (path, delay) in enumerate(zip(paths, delays, strict=True)):
+            child = pending.pop(0)
+            if trial + 2 < TRIALS:
+                pending.append(start(paths[trial + 2]))
+            assert child.stdin is not None and child.stdout is not None
+            assert child.stdout.readline().strip() == "ready"
+            child.stdin.write("go\n")
+            child.stdin.flush()
+            time.sleep(delay)
+            child.send_signal(signal.SIGKILL)
+            child.wait()
+            child.stdin.close()
+            child.stdout.close()
+            where = where_killed(path.with_name("log"))
+            landed[where] += 1
 
-        with Store(path) as store:
-            store.init()  # finishes the job
-        assert table_names(path) == TMWS_TABLES
-        assert snapshot(path, original_tables) == before
-    assert len(original_tables) in seen  # some kills really landed before the commit
+            tables, app_id, integrity = state(path)
+            assert integrity == "ok", where
+            # The schema and the stamp change together or not at all.
+            assert (tables, app_id) in ((original_tables, 0), (everything, APPLICATION_ID)), (
+                f"killed {where}: {len(tables)} tables, application_id {app_id:#x}"
+            )
+            assert snapshot(path, original_tables) == before, where
+
+            with Store(path) as store:
+                report = store.init()  # finishes the job
+            assert report.action == ("current" if app_id else "adopted"), where
+            assert state(path) == (everything, APPLICATION_ID, "ok")
+            assert snapshot(path, original_tables) == before
+            if report.backup is not None:
+                assert snapshot(report.backup, original_tables) == before
+    finally:
+        for child in pending:  # started ahead for trials a failed check cut short
+            child.kill()
+            child.wait()
+    inside = sum(n for where, n in landed.items() if where.startswith("in the transaction"))
+    assert inside >= 3, f"too few kills landed inside the transaction: {dict(landed)}"

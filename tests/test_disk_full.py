@@ -1,6 +1,7 @@
 """A full disk during init() and during writes: a clear error, no partial schema, and the
-file still opens with every committed row. Provoked for real: a file-size limit on the
-process (RLIMIT_FSIZE) and, where this machine lets us mount one, a tiny tmpfs."""
+file still opens with every committed row. Provoked for real: a file-size limit on a child
+process (RLIMIT_FSIZE, which SQLite reports as a disk I/O error) and tiny tmpfs mounts (a
+true "database or disk is full"), which need root and a kernel that lets us mount."""
 
 import json
 import os
@@ -12,7 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from tmws_store import Memory, StorageFullError, Store
+from tmws_store import APPLICATION_ID, Memory, StorageFullError, Store
+
+from ._procs import model_table_names
+from .conftest import REF34, copy_reference
 
 LIMITED = textwrap.dedent(
     """
@@ -38,6 +42,7 @@ LIMITED = textwrap.dedent(
 
 
 def run_limited(path: Path, limit: int, writes: int) -> dict:
+    """Run the child under a file-size limit; any error but StorageFullError fails here."""
     out = subprocess.run(
         [sys.executable, "-c", LIMITED, str(path), str(limit), str(writes)],
         capture_output=True,
@@ -48,22 +53,67 @@ def run_limited(path: Path, limit: int, writes: int) -> dict:
     return json.loads(out.stdout)
 
 
-def tables(path: Path) -> int:
+def tables(path: Path) -> set[str]:
     con = sqlite3.connect(path)
     try:
-        return con.execute("SELECT count(*) FROM sqlite_master WHERE type='table'").fetchone()[0]
+        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     finally:
         con.close()
+
+
+def integrity(path: Path) -> str:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("PRAGMA integrity_check").fetchone()[0]
+    finally:
+        con.close()
+
+
+def all_rows(path: Path, names: set[str]) -> dict[str, list]:
+    con = sqlite3.connect(path)
+    try:
+        return {t: sorted(con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in names}
+    finally:
+        con.close()
+
+
+def memory_numbers(path: Path) -> list[int]:
+    con = sqlite3.connect(path)
+    try:
+        rows = con.execute("SELECT content FROM memories").fetchall()
+    finally:
+        con.close()
+    return sorted(int(content.split(":")[0]) for (content,) in rows)
 
 
 def test_file_size_limit_during_first_run(tmp_path: Path) -> None:
     path = tmp_path / "tmws.db"
     result = run_limited(path, 200_000, 0)  # the schema alone needs about 1.3 MB
     assert result["error"] and "disk" in result["error"]
-    assert tables(path) == 0  # not a partial schema
+    assert tables(path) == set()  # not a partial schema
+    assert integrity(path) == "ok"
     with Store(path) as store:
         assert store.init().action == "created"  # with room again, the next start finishes
-    assert tables(path) == 42
+    assert tables(path) == model_table_names()
+
+
+def test_file_size_limit_during_adoption_leaves_the_file_and_no_half_backup(
+    tmp_path: Path,
+) -> None:
+    """The backup is written first: a limit below the file's size stops it half made."""
+    path = copy_reference(REF34, tmp_path)
+    original = tables(path)
+    before = all_rows(path, original)
+    result = run_limited(path, path.stat().st_size // 2, 0)
+    assert result["error"] and "disk" in result["error"]
+    assert [p.name for p in tmp_path.iterdir() if ".backup-" in p.name] == []
+    assert tables(path) == original
+    assert all_rows(path, original) == before
+    assert integrity(path) == "ok"
+    with Store(path) as store:
+        assert store.init().action == "adopted"
+    assert tables(path) == model_table_names()
+    assert all_rows(path, original) == before
 
 
 def test_file_size_limit_during_writes_keeps_committed_rows(tmp_path: Path) -> None:
@@ -74,33 +124,32 @@ def test_file_size_limit_during_writes_keeps_committed_rows(tmp_path: Path) -> N
     result = run_limited(path, limit, 1000)
     assert result["error"] is not None, "the limit was never reached"
     assert result["committed"] > 0
-    with Store(path) as store, store.session(readonly=True) as session:
-        contents = [m.content.split(":")[0] for m in session.exec(Memory.__table__.select())]
-    assert sorted(map(int, contents)) == list(range(result["committed"]))
-    con = sqlite3.connect(path)
-    assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-    con.close()
+    assert memory_numbers(path) == list(range(result["committed"]))
+    assert integrity(path) == "ok"
+    with Store(path) as store, store.session() as session:  # and the store opens it for writes
+        session.add(Memory(content="after:1", agent_id="a", namespace="n"))
 
 
-def mount_tmpfs(mount_point: Path, size: str) -> None:
-    mount_point.mkdir()
-    done = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(mount_point)],
-        capture_output=True,
-        text=True,
-    )
-    if done.returncode != 0:
-        pytest.skip(f"mounting a tmpfs is not permitted here: {done.stderr.strip()}")
+# --- a real full file system ----------------------------------------------------------------
 
 
 @pytest.fixture
 def tmpfs(tmp_path: Path):
-    """Mount tiny tmpfs file systems under tmp_path; all unmounted afterwards."""
+    """Mount tiny tmpfs file systems under tmp_path; each is unmounted afterwards."""
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root; RLIMIT_FSIZE tests cover a full disk here")
     mounted: list[Path] = []
 
-    def mount(name: str, size: str) -> Path:
+    def mount(name: str, size: int) -> Path:
         point = tmp_path / name
-        mount_tmpfs(point, size)
+        point.mkdir()
+        done = subprocess.run(
+            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)],
+            capture_output=True,
+            text=True,
+        )
+        if done.returncode != 0:
+            pytest.skip(f"this kernel or sandbox refuses to mount a tmpfs: {done.stderr.strip()}")
         mounted.append(point)
         return point
 
@@ -109,17 +158,54 @@ def tmpfs(tmp_path: Path):
         subprocess.run(["umount", str(point)], check=True)
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+def grow(point: Path, size: int) -> None:
+    """Free space, as a user would: here by enlarging the file system."""
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(point)], check=True)
+
+
 def test_full_tmpfs_during_first_run(tmpfs) -> None:
-    path = tmpfs("tiny", "256k") / "tmws.db"
+    point = tmpfs("tiny", 256 * 1024)
+    path = point / "tmws.db"
     with pytest.raises(StorageFullError, match="disk is full"):
         Store(path).init()
-    assert tables(path) == 0
+    assert tables(path) == set()
+    assert integrity(path) == "ok"
+    grow(point, 8 * 1024 * 1024)
+    with Store(path) as store:
+        assert store.init().action == "created"
+    assert tables(path) == model_table_names()
 
 
-@pytest.mark.skipif(os.geteuid() != 0, reason="mounting a tmpfs needs root")
+@pytest.mark.parametrize("room", ["no room for the backup", "room for the backup only"])
+def test_full_tmpfs_during_adoption(tmpfs, room: str) -> None:
+    size = REF34.stat().st_size
+    # The copy, then either half a backup or a whole one and 160 KiB: the 8 new tables and
+    # their indexes need about 250 KiB more in the WAL.
+    space = size + size // 2 if room == "no room for the backup" else 2 * size + 160 * 1024
+    point = tmpfs("small", space)
+    path = copy_reference(REF34, point)
+    original = tables(path)
+    before = all_rows(path, original)
+    with pytest.raises(StorageFullError, match="disk is full"):
+        Store(path).init()
+    assert tables(path) == original  # not a partial schema
+    assert all_rows(path, original) == before
+    assert integrity(path) == "ok"
+    backups = [p for p in point.iterdir() if ".backup-" in p.name]
+    if room == "no room for the backup":
+        assert backups == []  # the half-made copy was removed
+    else:
+        assert len(backups) == 1 and all_rows(backups[0], original) == before
+    grow(point, 8 * 1024 * 1024)
+    with Store(path) as store:
+        assert store.init().action == "adopted"
+    assert tables(path) == model_table_names()
+    assert all_rows(path, original) == before
+
+
 def test_full_tmpfs_during_writes_keeps_committed_rows(tmpfs) -> None:
-    path = tmpfs("small", "4m") / "tmws.db"
+    point = tmpfs("small", 4 * 1024 * 1024)
+    path = point / "tmws.db"
     committed = 0
     with Store(path) as store:
         store.init()
@@ -129,9 +215,10 @@ def test_full_tmpfs_during_writes_keeps_committed_rows(tmpfs) -> None:
                     session.add(Memory(content=f"{i}:" + "x" * 50_000, agent_id="a", namespace="n"))
                 committed += 1
     assert committed > 0
+    assert memory_numbers(path) == list(range(committed))
+    assert integrity(path) == "ok"
     con = sqlite3.connect(path)
     try:
-        assert con.execute("PRAGMA integrity_check").fetchone() == ("ok",)
-        assert con.execute("SELECT count(*) FROM memories").fetchone() == (committed,)
+        assert con.execute("PRAGMA application_id").fetchone() == (APPLICATION_ID,)
     finally:
         con.close()

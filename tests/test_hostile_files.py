@@ -1,77 +1,205 @@
-"""A crafted file's triggers and views never run when tmws_store opens, inspects, adopts or
-backs it up, and the SQL functions they call are refused in every connection of ours."""
+"""A crafted file's triggers and views: tmws_store never runs them when it opens, adopts,
+inspects or backs up a file, and the SQL functions they call are refused in every connection
+of ours.
 
+What a crafted file can reach, honestly: SQL in a view or trigger can only call functions
+the process provides. SQLite's built-ins have no side effects except two that are unsafe in
+schema code (``load_extension``, ``fts3_tokenizer``); an application may also register its
+own functions on the store's connections. So the tests use three real traps:
+
+- triggers with no function at all, on every original table, that log any INSERT, UPDATE or
+  DELETE into a canary table: they fire whatever ``trusted_schema`` says, so an empty canary
+  shows our start-up, verify, backup and status paths wrote no row;
+- views and triggers calling the unsafe built-ins: SQLite refuses those in schema code on
+  any connection, so evaluating one raises, and a start-up that succeeds evaluated none;
+- a trigger and a view calling an application function with a visible side effect: a plain
+  connection runs it (the control), the store's connections refuse it (``trusted_schema=OFF``).
+"""
+
+import asyncio
 import sqlite3
 from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
-from tmws_store import Agent, Store
+from tmws_store import Agent, Memory, Store
 from tmws_store.cli import main
 
 from .conftest import REF34, copy_reference
 
 
-@pytest.fixture
-def crafted(tmp_path: Path) -> Path:
-    """A TMWS-looking file (the 34-table reference) that carries a trap in a trigger and a
-    view: each calls load_extension(), a function that is unsafe in schema code, and the
-    trigger also records every time it fires in a canary table."""
-    path = copy_reference(REF34, tmp_path)
-    con = sqlite3.connect(path)
-    con.executescript(
-        """
-        CREATE TABLE canary (fired_at TEXT);
-        CREATE TRIGGER trap_insert AFTER INSERT ON agents BEGIN
-            INSERT INTO canary VALUES (datetime('now'));
-            SELECT load_extension('/tmp/not-a-real-extension');
-        END;
-        CREATE TRIGGER trap_update AFTER UPDATE ON agents BEGIN
-            INSERT INTO canary VALUES (datetime('now'));
-        END;
-        CREATE VIEW trap_view AS SELECT load_extension('/tmp/not-a-real-extension') AS x
-            FROM agents;
-        """
-    )
-    con.commit()
-    con.close()
-    return path
-
-
-def canary_count(path: Path) -> int:
+def execute_script(path: Path, script: str) -> None:
     con = sqlite3.connect(path)
     try:
-        return con.execute("SELECT count(*) FROM canary").fetchone()[0]
+        con.executescript(script)
+        con.commit()
     finally:
         con.close()
 
 
-def test_opening_adopting_inspecting_and_backing_up_run_nothing(crafted: Path, capsys) -> None:
-    with Store(crafted) as store:
+def original_tables(path: Path) -> list[str]:
+    con = sqlite3.connect(path)
+    try:
+        return [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    finally:
+        con.close()
+
+
+def canary(path: Path) -> list[tuple[str, str]]:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("SELECT tbl, op FROM canary ORDER BY rowid").fetchall()
+    finally:
+        con.close()
+
+
+def schema_names(path: Path) -> set[str]:
+    con = sqlite3.connect(path)
+    try:
+        return {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+    finally:
+        con.close()
+
+
+@pytest.fixture
+def logged(tmp_path: Path) -> Path:
+    """The 34-table TMWS reference with a function-free logging trigger for every write."""
+    path = copy_reference(REF34, tmp_path)
+    triggers = [
+        f'CREATE TRIGGER "log_{op}_{table}" AFTER {op} ON "{table}" '
+        f"BEGIN INSERT INTO canary VALUES ('{table}', '{op}'); END;"
+        for table in original_tables(path)
+        for op in ("INSERT", "UPDATE", "DELETE")
+    ]
+    execute_script(path, "CREATE TABLE canary (tbl TEXT, op TEXT);\n" + "\n".join(triggers))
+    return path
+
+
+def test_start_up_verify_backup_and_status_write_no_row(logged: Path, capsys) -> None:
+    with Store(logged) as store:
         assert store.init().action == "adopted"
+        assert store.init().action == "current"
         report = store.verify()
-        store.backup(crafted.with_name("copy.db"))
-    assert report.quick_check == ["ok"]
-    assert "canary" in report.extra_tables
-    assert main(["status", "--db", str(crafted)]) == 0
-    assert canary_count(crafted) == 0
-    con = sqlite3.connect(crafted)
-    names = {r[0] for r in con.execute("SELECT name FROM sqlite_master")}
+        copy = store.backup(logged.with_name("copy.db"))
+        with store.session(readonly=True) as session:  # reading every table fires nothing
+            for table in original_tables(logged):
+                session.exec(text(f'SELECT * FROM "{table}"')).all()  # type: ignore[call-overload]
+    assert main(["status", "--db", str(logged)]) == 0
+    assert main(["verify", "--db", str(logged)]) == 0
+    assert report.quick_check == ["ok"] and "canary" in report.extra_tables
+    assert canary(logged) == [] and canary(copy) == []
+    # The control: the triggers are live, and a user's own write fires them (SQLite's rules).
+    with Store(logged) as store, store.session() as session:
+        session.add(Agent(agent_id="user-write", display_name="U"))
+    assert canary(logged) == [("agents", "INSERT")]
+
+
+@pytest.fixture
+def trapped(tmp_path: Path) -> Path:
+    """The 34-table TMWS reference whose views and triggers call unsafe built-ins."""
+    path = copy_reference(REF34, tmp_path)
+    execute_script(
+        path,
+        """
+        CREATE TRIGGER trap_memories AFTER INSERT ON memories BEGIN
+            SELECT load_extension('/tmp/no-such-extension');
+        END;
+        CREATE TRIGGER trap_agents AFTER UPDATE ON agents BEGIN
+            SELECT fts3_tokenizer('simple');
+        END;
+        CREATE VIEW trap_view AS SELECT load_extension('/tmp/no-such-extension') AS x FROM agents;
+        """,
+    )
+    return path
+
+
+def test_unsafe_built_ins_in_a_crafted_schema_never_run(trapped: Path, capsys) -> None:
+    # The control: evaluating a trap raises, even on a plain connection.
+    con = sqlite3.connect(trapped)
+    with pytest.raises(sqlite3.OperationalError, match=r"unsafe use of load_extension\(\)"):
+        con.execute("SELECT * FROM trap_view").fetchall()
+    with pytest.raises(sqlite3.OperationalError, match=r"unsafe use of fts3_tokenizer\(\)"):
+        con.execute("UPDATE agents SET display_name = display_name")
     con.close()
-    assert {"trap_insert", "trap_update", "trap_view"} <= names  # kept, never run
 
-
-def test_schema_code_cannot_call_unsafe_functions_in_our_sessions(crafted: Path) -> None:
-    with Store(crafted) as store:
-        store.init()
-        with pytest.raises(OperationalError, match="unsafe use of load_extension"):  # noqa: SIM117
+    with Store(trapped) as store:  # each of these would raise had it run a trap
+        assert store.init().action == "adopted"
+        assert store.verify().quick_check == ["ok"]
+        store.backup(trapped.with_name("copy.db"))
+        # Our own sessions refuse the unsafe calls instead of attempting them.
+        with pytest.raises(OperationalError, match=r"unsafe use of load_extension\(\)"):  # noqa: SIM117
             with store.session(readonly=True) as session:
                 session.exec(text("SELECT * FROM trap_view")).all()  # type: ignore[call-overload]
-        # A user's write fires the trigger (SQLite semantics) but its unsafe call is refused,
-        # so the whole statement fails and the canary stays empty.
-        with pytest.raises(OperationalError, match="unsafe use of load_extension"):  # noqa: SIM117
+        with pytest.raises(OperationalError, match=r"unsafe use of load_extension\(\)"):  # noqa: SIM117
             with store.session() as session:
-                session.add(Agent(agent_id="x", display_name="X"))
-    assert canary_count(crafted) == 0
+                session.add(Memory(content="m", agent_id="a", namespace="n"))
+
+        async def read_view() -> None:
+            try:
+                async with store.async_session(readonly=True) as session:
+                    await session.exec(text("SELECT * FROM trap_view"))  # type: ignore[call-overload]
+            finally:
+                await store.aclose()
+
+        with pytest.raises(OperationalError, match=r"unsafe use of load_extension\(\)"):
+            asyncio.run(read_view())
+    assert main(["status", "--db", str(trapped)]) == 0
+    assert {"trap_memories", "trap_agents", "trap_view"} <= schema_names(trapped)  # kept
+
+
+EXFILTRATING = """
+CREATE TRIGGER leak_memory AFTER INSERT ON memories BEGIN
+    SELECT exfiltrate(NEW.content);
+END;
+CREATE VIEW memory_feed AS SELECT exfiltrate(content) AS sent FROM memories;
+"""
+
+
+def test_an_application_function_cannot_be_called_by_a_crafted_schema(tmp_path: Path) -> None:
+    """A program registers its own SQL function on the store's connections; the file's
+    trigger and view try to send every memory through it."""
+    leaked: list[str] = []
+
+    def exfiltrate(value: str) -> int:
+        leaked.append(value)
+        return 1
+
+    # The control: on a plain connection (trusted_schema on, SQLite's default) the trap works.
+    control = copy_reference(REF34, tmp_path)
+    execute_script(control, EXFILTRATING)
+    con = sqlite3.connect(control)
+    con.create_function("exfiltrate", 1, exfiltrate)
+    con.executescript(
+        """
+        CREATE TEMP TABLE one AS SELECT * FROM memories LIMIT 1;
+        UPDATE one SET id = 'control-id', content = 'control secret';
+        INSERT INTO memories SELECT * FROM one;
+        """
+    )
+    assert leaked == ["control secret"]  # the trigger sent it
+    sent = con.execute("SELECT sent FROM memory_feed").fetchall()
+    con.close()
+    assert len(sent) == 4 and leaked.count("control secret") == 2  # and the view sent all
+    leaked.clear()
+
+    (tmp_path / "crafted").mkdir()
+    crafted = copy_reference(REF34, tmp_path / "crafted")
+    execute_script(crafted, EXFILTRATING)
+    with Store(crafted) as store:
+        store.init()
+
+        @event.listens_for(store.engine, "connect")
+        def register(dbapi_connection, record) -> None:  # what the application does
+            dbapi_connection.create_function("exfiltrate", 1, exfiltrate)
+
+        with pytest.raises(OperationalError, match=r"unsafe use of exfiltrate\(\)"):  # noqa: SIM117
+            with store.session() as session:
+                session.add(Memory(content="user secret", agent_id="a", namespace="n"))
+        with pytest.raises(OperationalError, match=r"unsafe use of exfiltrate\(\)"):  # noqa: SIM117
+            with store.session(readonly=True) as session:
+                session.exec(text("SELECT * FROM memory_feed")).all()  # type: ignore[call-overload]
+        with store.session(readonly=True) as session:  # the function itself stays usable
+            assert session.exec(text("SELECT exfiltrate('direct')")).one() == (1,)  # type: ignore[call-overload]
+    assert leaked == ["direct"]  # only the application's own, direct call

@@ -100,7 +100,7 @@ def from_sqlite(exc: BaseException, path: Path | str, doing: str) -> StoreError 
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         return DatabaseLockedError(
             f"{path} stayed locked by another process for longer than the busy timeout while "
-            f"{doing}; nothing was changed. Try again, or raise busy_timeout.",
+            f"{doing} it; nothing was changed. Try again, or raise busy_timeout.",
             path=path,
         )
     return None

@@ -7,8 +7,10 @@ platform, which is why it is not a platformdirs location).
 URLs are parsed by SQLAlchemy and paths are never pasted into URL strings: a path ending in
 ``?timeout=0`` stays a path, and an empty path is an error, not an in-memory database.
 
-A symlink at the database path is followed (a user may keep the file on another disk); the
-link itself is never replaced.
+A symlink at the database path is followed (a user may keep the file on another disk): the
+data, ``-wal`` and ``-shm`` files live beside the target, and the link itself is never
+replaced. A broken link is refused rather than followed into a new, empty database: it most
+often means the disk holding the file is not mounted.
 """
 
 import contextlib
@@ -125,13 +127,18 @@ def ensure_private_dirs(location: Location) -> None:
 
 
 def tighten(path: Path, mode: int) -> None:
-    """chmod ``path`` to ``mode`` when it is wider and owned by us; otherwise leave it."""
+    """Remove the permission bits of ``path`` outside ``mode`` when it is owned by us.
+
+    Bits are only ever taken away: a folder or file the user made read-only (0500, 0444)
+    stays read-only, so the store refuses it instead of quietly making it writable.
+    """
     try:
         st = path.stat()
     except FileNotFoundError:
         return
-    if st.st_uid == os.getuid() and stat.S_IMODE(st.st_mode) & ~mode:
-        os.chmod(path, mode)
+    current = stat.S_IMODE(st.st_mode)
+    if st.st_uid == os.getuid() and current & ~mode:
+        os.chmod(path, current & mode)
 
 
 def create_private_file(path: Path) -> bool:

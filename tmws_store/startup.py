@@ -90,6 +90,15 @@ def connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
 
 
 def _check_path(path: Path) -> None:
+    if path.is_symlink() and not path.exists():
+        # Most often the disk holding the file is not mounted, or the file was moved: a new,
+        # empty database at the target would hide the user's data behind a successful start.
+        raise NotADatabaseError(
+            f"{path} is a symbolic link to {os.readlink(path)}, which does not exist (is the "
+            "disk holding it mounted?). tmws_store creates no database through a broken link: "
+            "create the file there (or remove the link) and try again.",
+            path=path,
+        )
     if path.is_dir():
         raise NotADatabaseError(f"{path} is a directory, not a database file", path=path)
     if path.exists() and not path.is_file():
@@ -108,7 +117,9 @@ def _check_access(path: Path) -> None:
             "permissions or point TMWS_HOME / TMWS_DATABASE_URL elsewhere.",
             path=path,
         )
-    for target, what in ((path, "the file"), (path.parent, "its folder")):
+    # SQLite follows a symlink and keeps -wal and -shm beside the real file, not the link.
+    folder = Path(os.path.realpath(path)).parent if path.is_symlink() else path.parent
+    for target, what in ((path, "the file"), (folder, f"its folder {folder}")):
         if not os.access(target, os.W_OK):
             raise ReadOnlyStoreError(
                 f"{path}: {what} is read-only for this user, and the store must be able to "
