@@ -6,6 +6,8 @@ The copy is the snapshot of one read transaction, so it finishes however busy th
 Copies are created 0600 before SQLite writes them: they hold the same secrets as the store.
 """
 
+import glob
+import re
 import sqlite3
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -13,9 +15,12 @@ from pathlib import Path
 
 from .paths import create_private_file
 
-__all__ = ["backup_beside", "backup_name", "backup_to"]
+__all__ = ["backup_beside", "backup_name", "backup_to", "list_backups"]
 
 Progress = Callable[[int, int], None]  # (pages copied, total pages)
+
+_STAMP_FORMAT = "%Y-%m-%dT%H%M%SZ"  # UTC; sorts as text, and has no ":" (Windows-safe)
+_SIDE_FILES = ("-wal", "-shm", "-journal")
 
 
 def backup_to(source: Path, dest: Path, *, progress: Progress | None = None) -> Path:
@@ -52,19 +57,38 @@ def backup_to(source: Path, dest: Path, *, progress: Progress | None = None) -> 
     return dest
 
 
-def backup_name(source: Path, *, reason: str) -> Path:
-    """A new, unused name beside ``source`` that says what the copy is and when it was made.
+def backup_name(source: Path, *, reason: str, folder: Path | None = None) -> Path:
+    """A new, unused name that says what the copy is and when it was made.
 
     For ``tmws.db`` at 04:15:00 UTC on 24 November 2026 before adoption:
-    ``tmws.db.backup-2026-11-24T041500Z-before-adopt``.
+    ``tmws.db.backup-2026-11-24T041500Z-before-adopt``. The name is beside ``source`` unless
+    another ``folder`` is given.
     """
-    stamp = datetime.now(UTC).strftime("%Y-%m-%dT%H%M%SZ")
+    stamp = datetime.now(UTC).strftime(_STAMP_FORMAT)
+    where = source.parent if folder is None else folder
     for attempt in range(100):
         suffix = f"-{attempt}" if attempt else ""
-        dest = source.with_name(f"{source.name}.backup-{stamp}-{reason}{suffix}")
+        dest = where / f"{source.name}.backup-{stamp}-{reason}{suffix}"
         if not dest.exists():
             return dest
     raise FileExistsError(f"too many backups of {source} made in the same second")
+
+
+def list_backups(source: Path) -> list[Path]:
+    """The backups of ``source`` lying beside it (named by ``backup_name``), oldest first.
+
+    SQLite's side files of a backup that was opened later (``-wal``, ``-shm``, ``-journal``)
+    are not backups themselves and are left out.
+    """
+    pattern = re.compile(re.escape(source.name) + r"\.backup-(\d{4}-\d\d-\d\dT\d{6}Z)-.+")
+    found: list[tuple[str, int, Path]] = []
+    for candidate in source.parent.glob(f"{glob.escape(source.name)}.backup-*"):
+        match = pattern.fullmatch(candidate.name)
+        if match and not candidate.name.endswith(_SIDE_FILES) and candidate.is_file():
+            # The stamp in the name sorts as text and survives copying the folder elsewhere;
+            # the file's mtime only orders copies made within the same second.
+            found.append((match[1], candidate.stat().st_mtime_ns, candidate))
+    return [path for *_, path in sorted(found)]
 
 
 def backup_beside(source: Path, *, reason: str) -> Path:

@@ -1,13 +1,19 @@
 """The ``tmws-store`` command (also ``python -m tmws_store``).
 
-    tmws-store path      where the database is, and why
-    tmws-store init      create or complete it; prints what was done
-    tmws-store status    tables, schema version, size, journal mode, permissions, backups
-    tmws-store verify    read-only check; exits 1 when anything is missing or wrong
-    tmws-store backup    a consistent copy (beside the file unless DEST is given)
+    tmws-store path           where the database is, and why
+    tmws-store init           create or complete it; prints what was done
+    tmws-store status         tables, schema version, size, journal mode, permissions, backups
+    tmws-store verify         read-only check; exits 1 when anything is missing or wrong
+    tmws-store backup [DEST]  a consistent copy (beside the file unless DEST is given)
 
-Every command takes ``--db PATH`` (default: the Store's own resolution) and ``--json``.
-Errors print one line on stderr and exit 1 (2 for bad usage); no traceback.
+Every command takes ``--db PATH`` (default: where ``Store()`` looks) and ``--json``, before
+or after the command name. Exit status: 0 when all is well; 1 when the file is missing
+(``status``, ``backup``), has problems (``verify``) or cannot be used (an error: one line on
+stderr, no traceback); 2 for bad usage (also one line).
+
+Each command is a function taking the ``Store`` and the parsed arguments and returning a
+``Result``: the JSON data, the text for people, and the exit status. ``main`` prints one or
+the other, so ``--json`` and the text always say the same thing.
 """
 
 import argparse
@@ -16,162 +22,304 @@ import sqlite3
 import stat
 import sys
 from collections.abc import Callable, Sequence
-from dataclasses import asdict
+from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
-from . import schema
-from .backup import backup_name
-from .errors import NotADatabaseError, StoreError
+from .backup import backup_name, backup_to, list_backups
+from .errors import NotADatabaseError, StoreError, from_sqlite
+from .models import TMWSModel
+from .schema import APPLICATION_ID
 from .store import Store
 
 __all__ = ["main"]
 
-Printer = Callable[[str], None]
+PROG = "tmws-store"
 
 
-def _cmd_path(store: Store, args: argparse.Namespace) -> tuple[dict[str, Any], str, int]:
-    loc = store.location
-    data = {"path": str(loc.path), "source": loc.source, "exists": loc.path.exists()}
-    return data, loc.describe(), 0
+@dataclass
+class Result:
+    """What a command found: ``data`` for ``--json``, ``text`` for people, the exit status."""
+
+    data: dict[str, Any]
+    text: str
+    status: int = 0
 
 
-def _cmd_init(store: Store, args: argparse.Namespace) -> tuple[dict[str, Any], str, int]:
+def _expected_tables() -> int:
+    # Counted from the models, so the CLI can never disagree with what init() creates.
+    return len(TMWSModel.metadata.tables)
+
+
+def _plain(record: Any) -> dict[str, Any]:
+    """A report dataclass as JSON-ready data (paths as strings, tuples as lists)."""
+    return json.loads(json.dumps(asdict(record), default=str))
+
+
+# --- the commands -----------------------------------------------------------------------
+
+
+def cmd_path(store: Store, args: argparse.Namespace) -> Result:
+    """Where the database is and which setting chose it; never opens the file."""
+    where = store.location
+    data = {"path": str(where.path), "source": where.source, "exists": where.path.exists()}
+    return Result(data, where.describe())
+
+
+def cmd_init(store: Store, args: argparse.Namespace) -> Result:
+    """Create, complete or confirm the database; the report names any backup made first."""
     report = store.init()
-    data = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(report).items()}
-    return data, report.summary(), 0
+    return Result(_plain(report), report.summary())
 
 
-def _newest_backup(path: Path) -> Path | None:
-    backups = sorted(path.parent.glob(f"{path.name}.backup-*"))
-    return backups[-1] if backups else None
-
-
-def _cmd_status(store: Store, args: argparse.Namespace) -> tuple[dict[str, Any], str, int]:
+def cmd_status(store: Store, args: argparse.Namespace) -> Result:
+    """A quick look at the file, without creating, completing or changing anything."""
     path = store.path
     if not path.exists():
+        # Creating the file here would make "status" lie about a fresh install.
         data = {"path": str(path), "exists": False}
-        return data, f"{path}: no database yet (run `tmws-store init`)", 1
+        return Result(data, f"{path}: no database yet (`{PROG} init` creates it)", 1)
     if not path.is_file():
-        raise NotADatabaseError(f"{path} is not a file", path=path)
-    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-        app_id, version, journal = con.execute(
-            "SELECT * FROM pragma_application_id(), pragma_user_version(), pragma_journal_mode()"
-        ).fetchall()[0]
-    except sqlite3.DatabaseError as exc:
-        raise NotADatabaseError(f"{path} is not a SQLite database ({exc})", path=path) from exc
-    finally:
-        con.close()
-    ours = names & schema.table_names()
-    newest = _newest_backup(path)
+        raise NotADatabaseError(f"{path} is not a regular file", path=path)
+    tables, app_id, version, journal = _read_header(path)
+    expected = {str(name) for name in TMWSModel.metadata.tables}
+    backups = list_backups(path)
+    file_stat, dir_stat = path.stat(), path.parent.stat()
     data = {
         "path": str(path),
         "exists": True,
-        "tables": len(ours),
-        "tables_expected": len(schema.table_names()),
-        "other_tables": sorted(names - schema.table_names()),
-        "stamped": app_id == schema.APPLICATION_ID,
+        "tables": len(tables & expected),
+        "tables_expected": len(expected),
+        "missing_tables": sorted(expected - tables),
+        "other_tables": sorted(tables - expected),
+        "application_id": app_id,
+        "stamped": app_id == APPLICATION_ID,
         "schema_version": version,
-        "size_bytes": path.stat().st_size,
+        "size_bytes": file_stat.st_size,
         "journal_mode": journal,
-        "permissions": oct(stat.S_IMODE(path.stat().st_mode)),
-        "directory_permissions": oct(stat.S_IMODE(path.parent.stat().st_mode)),
-        "newest_backup": str(newest) if newest else None,
+        "permissions": oct(stat.S_IMODE(file_stat.st_mode)),
+        "directory_permissions": oct(stat.S_IMODE(dir_stat.st_mode)),
+        "newest_backup": str(backups[-1]) if backups else None,
+        "backups": len(backups),
     }
+    if app_id == APPLICATION_ID:
+        identity = str(version)
+    elif app_id == 0:
+        identity = f"{version} (not stamped by tmws_store yet; `{PROG} init` adopts it)"
+    else:
+        identity = f"{version} (application_id {app_id:#x}: another program's database)"
+    other = f" (and {', '.join(data['other_tables'])})" if data["other_tables"] else ""
+    newest = f"{backups[-1]} ({len(backups)} in all)" if backups else "none"
     lines = [
         f"database:       {path}",
-        f"tables:         {len(ours)} of {data['tables_expected']}",
-        f"schema version: {version}" + ("" if data["stamped"] else " (not stamped by tmws_store)"),
-        f"size:           {data['size_bytes']:,} bytes",
+        f"tables:         {data['tables']} of {len(expected)}{other}",
+        f"schema version: {identity}",
+        f"size:           {file_stat.st_size:,} bytes",
         f"journal mode:   {journal}",
         f"permissions:    file {data['permissions']}, folder {data['directory_permissions']}",
-        f"newest backup:  {newest or 'none'}",
+        f"newest backup:  {newest}",
     ]
-    return data, "\n".join(lines), 0
+    return Result(data, "\n".join(lines))
 
 
-def _cmd_verify(store: Store, args: argparse.Namespace) -> tuple[dict[str, Any], str, int]:
+def _read_header(path: Path) -> tuple[set[str], int, int, str]:
+    """Table names, application_id, user_version and journal mode, read without writing.
+
+    ``mode=rw`` never creates a missing file, and ``query_only`` refuses any write. Not
+    ``mode=ro``: a read-only connection cannot delete a WAL file's ``-wal`` and ``-shm`` when
+    it closes, so a mere ``status`` would leave them behind.
+    """
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True)
+        try:
+            con.execute("PRAGMA query_only = ON")
+            con.execute("PRAGMA trusted_schema = OFF")  # a crafted schema runs no functions
+            rows = con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            tables = {row[0] for row in rows}
+            app_id, version, journal = (
+                con.execute(f"PRAGMA {name}").fetchone()[0]
+                for name in ("application_id", "user_version", "journal_mode")
+            )
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise from_sqlite(exc, path, "reading") or StoreError(f"{path}: {exc}", path=path) from exc
+    return tables, app_id, version, journal
+
+
+def cmd_verify(store: Store, args: argparse.Namespace) -> Result:
+    """Compare the file with the models (read-only); exit status 1 names every problem."""
     report = store.verify()
-    data = {k: (str(v) if isinstance(v, Path) else v) for k, v in asdict(report).items()}
-    data["ok"] = report.ok
-    problems = report.problems()
+    data = _plain(report) | {"ok": report.ok, "problems": report.problems()}
     if report.ok:
-        text = f"{store.path}: ok ({len(schema.table_names())} tables, quick_check ok)"
+        text = f"{store.path}: ok ({_expected_tables()} tables, quick_check ok)"
+        notes = []
+        if report.extra_tables:
+            notes.append(f"other tables kept: {', '.join(report.extra_tables)}")
         if report.tolerated_violations:
-            text += f"; {len(report.tolerated_violations)} known TMWS licence-key violations"
+            count = len(report.tolerated_violations)
+            notes.append(
+                f"{count} licence-key rows break their foreign key, as in every file TMWS "
+                "wrote (tolerated)"
+            )
+        if report.application_id == 0:
+            notes.append(f"not stamped by tmws_store yet; `{PROG} init` adopts it")
+        text = "\n".join([text, *(f"note: {note}" for note in notes)])
     else:
-        text = "\n".join([f"{store.path}: {len(problems)} problems", *problems])
-    return data, text, 0 if report.ok else 1
+        problems = report.problems()
+        text = "\n".join([f"{store.path}: {len(problems)} problem(s)", *problems])
+        if report.application_id == 0:  # an unstamped TMWS file: init() completes it
+            text += f"\n`{PROG} init` adds what is missing, after a backup"
+    return Result(data, text, 0 if report.ok else 1)
 
 
-class _ProgressBar:
-    """A one-line bar on stderr, drawn only when stderr is a terminal."""
+class ProgressBar:
+    """A one-line progress bar on stderr, drawn only when stderr is a terminal.
+
+    Call it with ``(done, total)``; ``finish()`` ends the line even if the copy failed half
+    way, so the error message that follows starts on a line of its own.
+    """
+
+    WIDTH = 30
 
     def __init__(self) -> None:
         self.enabled = sys.stderr.isatty()
+        self.drawn = False
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled or total <= 0:
             return
-        width = 30
-        filled = width * done // total
-        sys.stderr.write(f"\r[{'#' * filled}{'.' * (width - filled)}] {done}/{total} pages")
-        if done >= total:
-            sys.stderr.write("\n")
+        filled = self.WIDTH * done // total
+        bar = "#" * filled + "." * (self.WIDTH - filled)
+        sys.stderr.write(f"\rbackup [{bar}] {100 * done // total:3d}%")
         sys.stderr.flush()
+        self.drawn = True
+
+    def finish(self) -> None:
+        if self.drawn:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+            self.drawn = False
 
 
-def _cmd_backup(store: Store, args: argparse.Namespace) -> tuple[dict[str, Any], str, int]:
-    dest = Path(args.dest) if args.dest else backup_name(store.path, reason="manual")
-    written = store.backup(dest, progress=_ProgressBar())
-    data = {"backup": str(written), "size_bytes": written.stat().st_size}
-    return data, f"backup written to {written}", 0
+def cmd_backup(store: Store, args: argparse.Namespace) -> Result:
+    """Copy the file as it is now (never creating, completing or changing it).
+
+    This copies with the same function as ``Store.backup``, but without its ``init()``: a
+    backup is what people take *before* letting anything change a file (an old TMWS file
+    would otherwise be adopted first), and a missing file must not be created just to be
+    copied.
+    """
+    source = store.path
+    if not source.is_file():
+        what = "does not exist" if not source.exists() else "is not a regular file"
+        raise NotADatabaseError(f"{source} {what}; there is nothing to back up", path=source)
+    if args.dest is None:
+        dest = backup_name(source, reason="manual")
+    elif Path(args.dest).is_dir():
+        dest = backup_name(source, reason="manual", folder=Path(args.dest))
+    else:
+        dest = Path(args.dest)
+    bar = ProgressBar()
+    try:
+        written = backup_to(source, dest, progress=bar)
+    except sqlite3.Error as exc:
+        raise from_sqlite(exc, source, "backing up") or StoreError(
+            f"backing up {source}: {exc}", path=source
+        ) from exc
+    finally:
+        bar.finish()
+    data = {"path": str(source), "backup": str(written), "size_bytes": written.stat().st_size}
+    return Result(data, f"backup written to {written}")
 
 
-COMMANDS = {
-    "path": (_cmd_path, "show where the database is, and why"),
-    "init": (_cmd_init, "create or complete the database"),
-    "status": (_cmd_status, "tables, schema version, size, journal mode, permissions"),
-    "verify": (_cmd_verify, "read-only check against the models; exit 1 on problems"),
-    "backup": (_cmd_backup, "write a consistent copy of the database"),
+Command = Callable[[Store, argparse.Namespace], Result]
+
+COMMANDS: dict[str, tuple[Command, str]] = {
+    "path": (cmd_path, "show where the database is, and why"),
+    "init": (cmd_init, "create or complete the database; prints what was done"),
+    "status": (cmd_status, "tables, schema version, size, journal mode, permissions, backups"),
+    "verify": (cmd_verify, "read-only check against the models; exit status 1 on problems"),
+    "backup": (cmd_backup, "write a consistent copy of the database"),
 }
 
 
-def _parser() -> argparse.ArgumentParser:
-    def options(defaults: bool) -> argparse.ArgumentParser:
-        # The options are accepted before and after the command; the copy on the command
-        # must not reset a value given before it, hence SUPPRESS there.
-        common = argparse.ArgumentParser(add_help=False)
-        keep = {} if defaults else {"default": argparse.SUPPRESS}
-        common.add_argument("--db", metavar="PATH", help="database file", **keep)
-        common.add_argument("--json", action="store_true", help="print JSON", **keep)
-        return common
+# --- argument parsing -------------------------------------------------------------------
 
-    parser = argparse.ArgumentParser(
-        prog="tmws-store", description="Manage the TMWS database.", parents=[options(True)]
+
+class _Parser(argparse.ArgumentParser):
+    """argparse, but a usage error is one line (argparse's default also prints the usage)."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see `{PROG} --help`)\n")
+
+
+def _common_options(*, keep_earlier: bool) -> argparse.ArgumentParser:
+    options = argparse.ArgumentParser(add_help=False)
+    # The options are accepted before and after the command name. The subcommand's copy
+    # must not overwrite a value given before the name with its default, hence SUPPRESS.
+    default = {"default": argparse.SUPPRESS} if keep_earlier else {}
+    options.add_argument(
+        "--db", metavar="PATH", help="the database file (default: as Store() finds it)", **default
     )
-    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
-    for name, (_, help_text) in COMMANDS.items():
-        cmd = sub.add_parser(name, help=help_text, parents=[options(False)])
+    options.add_argument("--json", action="store_true", help="print JSON", **default)
+    return options
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The argument parser of the ``tmws-store`` command."""
+    from . import __version__
+
+    parser = _Parser(
+        prog=PROG,
+        description="Look after the TMWS database (~/.tmws/data/tmws.db by default).",
+        epilog="The file is, in order: --db, TMWS_DATABASE_URL, $TMWS_HOME/data/tmws.db, "
+        "~/.tmws/data/tmws.db.",
+        parents=[_common_options(keep_earlier=False)],
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for name, (_, summary) in COMMANDS.items():
+        command = commands.add_parser(
+            name, help=summary, description=summary, parents=[_common_options(keep_earlier=True)]
+        )
         if name == "backup":
-            cmd.add_argument("dest", nargs="?", help="where to write the copy (a new file)")
+            command.add_argument(
+                "dest",
+                nargs="?",
+                metavar="DEST",
+                help="a new file, or a folder to put the copy in (default: beside the database)",
+            )
     return parser
 
 
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror and exc.filename:
+        return f"{exc.filename}: {exc.strerror}"  # not "[Errno 2] No such file ...: '...'"
+    return " ".join(str(exc).splitlines()) or type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line; returns the exit status."""
-    args = _parser().parse_args(argv)
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
     try:
-        store = Store(args.db) if args.db else Store()
-        with store:
-            data, text, code = COMMANDS[args.command][0](store, args)
-    except (StoreError, OSError) as exc:
-        print(f"tmws-store {args.command}: {exc}", file=sys.stderr)
+        args = build_parser().parse_args(argv)
+    except SystemExit as exit_:  # --help, --version and usage errors (already printed)
+        return exit_.code if isinstance(exit_.code, int) else 2
+    run = COMMANDS[args.command][0]
+    try:
+        with Store(args.db) as store:
+            result = run(store, args)
+    except (StoreError, OSError, sqlite3.Error) as exc:
+        print(f"{PROG} {args.command}: {_one_line(exc)}", file=sys.stderr)
         return 1
-    print(json.dumps(data, indent=2, sort_keys=True) if args.json else text)
-    return code
+    except KeyboardInterrupt:
+        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
+        return 130
+    if args.json:
+        print(json.dumps(result.data, indent=2, sort_keys=True))
+    else:
+        print(result.text)
+    return result.status
 
 
 if __name__ == "__main__":
