@@ -2,48 +2,81 @@
 
     python examples/open_existing_tmws_file.py [PATH]
 
-With no PATH, a stand-in for an old TMWS file (34 of the 42 tables, one agent) is made in a
-temporary folder first. The original is backed up beside itself before anything changes.
+With PATH, that file is completed in place (after a backup beside it). With no PATH, the
+example first makes a demo file like the ones older TMWS installs left behind (34 of the 42
+tables, one agent), and completes a throwaway copy of it.
 """
 
+import shutil
 import sqlite3
 import sys
 import tempfile
 from pathlib import Path
 
-from tmws_store import Store
+from sqlmodel import select
+
+from tmws_store import Agent, Store, StoreError
+
+# The tables that TMWS installs made before the fix were missing: their model classes were
+# never imported, so SQLAlchemy never created them.
+MISSING_BEFORE_THE_FIX = [
+    "mcp_connections", "phase_templates", "skill_activations", "skill_mcp_tools",
+    "skill_memory_filters", "skill_shared_agents", "skill_versions", "skills",
+]  # fmt: skip
 
 
-def make_old_tmws_file(folder: Path) -> Path:
-    """A file like the ones TMWS's pre-fix installs left: 34 of the 42 tables, no stamp."""
-    path = folder / "tmws.db"
-    with Store(path) as store:  # tmws_store's tables are TMWS's, character for character
+def make_demo_file(folder: Path) -> Path:
+    """A file shaped like an old TMWS install: 34 tables, one agent, no tmws_store stamp."""
+    path = folder / "old-tmws.db"
+    with Store(path) as store:  # tmws_store's tables are TMWS's, column for column
         store.init()
+        with store.session() as session:
+            session.add(Agent(agent_id="hestia", display_name="Hestia"))
     con = sqlite3.connect(path)
-    missing_before_the_fix = [
-        "mcp_connections", "phase_templates", "skill_activations", "skill_mcp_tools",
-        "skill_memory_filters", "skill_shared_agents", "skill_versions", "skills",
-    ]  # fmt: skip
-    for table in missing_before_the_fix:
+    for table in MISSING_BEFORE_THE_FIX:
         con.execute(f"DROP TABLE {table}")
-    con.execute(
-        "INSERT INTO agents (agent_id, display_name, namespace, capabilities, config, "
-        "default_access_level, status, health_score, total_memories, total_tasks, "
-        "successful_tasks, trust_score, total_verifications, accurate_verifications, tier, id) "
-        "VALUES ('hestia', 'Hestia', 'default', '{}', '{}', 'private', 'active', 1.0, 0, 0, 0, "
-        "0.5, 0, 0, 'FREE', '9b2f6f3e-8a52-4c1e-9f62-3c1d7e0f5a11')"
-    )
-    con.execute("PRAGMA application_id = 0")  # as TMWS leaves it
+    # TMWS never set these two header fields; tmws_store uses them to recognise its files.
+    con.execute("PRAGMA application_id = 0")
     con.execute("PRAGMA user_version = 0")
     con.commit()
     con.close()
     return path
 
 
-path = Path(sys.argv[1]) if len(sys.argv) > 1 else make_old_tmws_file(Path(tempfile.mkdtemp()))
-with Store(path) as store:
-    report = store.init()
-    print(report.summary())
-    print("backup of the original:", report.backup)
-    problems = store.verify().problems()
-    print("verify:", problems or "ok")
+def main() -> int:
+    if len(sys.argv) > 1:
+        path = Path(sys.argv[1])
+        if not path.is_file():
+            # Store.init() would create a new, empty database here: not what was asked.
+            print(f"{path}: no such file", file=sys.stderr)
+            return 2
+    else:
+        scratch = Path(tempfile.mkdtemp(prefix="tmws-existing-"))
+        demo = make_demo_file(scratch)
+        path = scratch / "copy-of-old-tmws.db"
+        shutil.copyfile(demo, path)
+        print("completing a copy of a demo file:", path)
+
+    try:
+        with Store(path) as store:
+            # For a TMWS file, init() backs it up beside itself, then adds what is missing in
+            # one transaction, and stamps it: later starts see "current" and do nothing.
+            report = store.init()
+            print(report.summary())
+            print("action:", report.action)
+            print("backup of the original:", report.backup or "none needed")
+            problems = store.verify().problems()  # read-only, compares with the models
+            print("verify:", "ok" if not problems else "; ".join(problems))
+            with store.session(readonly=True) as session:
+                names = session.exec(select(Agent.display_name)).all()
+            print("agents kept:", list(names))
+    except StoreError as error:
+        # Another program's database, a newer schema, not SQLite at all...: the message says
+        # what was found and what to do, and the file was left untouched.
+        print("refused:", error, file=sys.stderr)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,32 +1,51 @@
-"""Quickstart: an agent, its memories and tasks, in the store at the default location.
+"""Quickstart: an agent, its memories and a task; queries; JSON; validation.
 
     python examples/quickstart.py
 
-The store lives at ~/.tmws/data/tmws.db (or $TMWS_HOME/data/tmws.db); set TMWS_HOME to a
-scratch folder to try this without touching your real data.
+``Store()`` finds the database the way every TMWS tool does: ``TMWS_DATABASE_URL``, else
+``$TMWS_HOME/data/tmws.db``, else ``~/.tmws/data/tmws.db``. So that trying this example
+never adds demo rows to your real agents' data, it uses a scratch folder unless you set
+``TMWS_HOME`` or ``TMWS_DATABASE_URL`` yourself.
 """
+
+import os
+import tempfile
 
 from pydantic import ValidationError
 from sqlmodel import select
 
-from tmws_store import Agent, Memory, Store, Task, TaskPriority
+from tmws_store import Agent, Memory, Store, Task, TaskPriority, TaskStatus
 
+if not (os.environ.get("TMWS_HOME") or os.environ.get("TMWS_DATABASE_URL")):
+    os.environ["TMWS_HOME"] = tempfile.mkdtemp(prefix="tmws-quickstart-")
+
+# A Store is cheap to make and opens nothing yet; "with" closes its connections at the end.
 with Store() as store:
-    print(store.init().summary())  # created the first time, "current" afterwards
+    # init() creates the file and all its tables the first time, and afterwards only checks
+    # that the file is current (two numbers in its header), so call it at every start.
+    print(store.init().summary())
 
-    # Writing: everything in the block commits together, or not at all.
+    # --- writing: everything in one "with store.session()" block commits together ---------
     with store.session() as session:
-        agent = session.exec(select(Agent).where(Agent.agent_id == "athena")).first()
-        if agent is None:
-            agent = Agent(agent_id="athena", display_name="Athena", namespace="demo")
-            session.add(agent)
+        athena = session.exec(select(Agent).where(Agent.agent_id == "athena")).first()
+        if athena is None:  # the first run; later runs find her already there
+            athena = Agent(agent_id="athena", display_name="Athena", namespace="demo")
+            session.add(athena)
         session.add(
             Memory(
                 content="The team prefers small, reviewed commits.",
                 agent_id="athena",
                 namespace="demo",
-                tags=["process"],
+                tags=["process"],  # JSON columns take plain lists and dicts
                 importance_score=0.8,
+            )
+        )
+        session.add(
+            Memory(
+                content="Stand-up is at 09:30.",
+                agent_id="athena",
+                namespace="demo",
+                importance_score=0.3,
             )
         )
         session.add(
@@ -34,27 +53,39 @@ with Store() as store:
                 title="Review the storage layer",
                 description="Read tmws_store's start-up code",
                 assigned_agent_id="athena",
-                priority=TaskPriority.HIGH,
+                priority=TaskPriority.HIGH,  # enums are stored as their values: "high"
             )
         )
+    # Committed here. Had the block raised, nothing of it would have been written.
 
-    # Reading: the newest memories of one agent, and the agent's tasks.
+    # --- reading: readonly=True begins a plain read transaction, never blocking writers ---
     with store.session(readonly=True) as session:
-        memories = session.exec(
+        important = session.exec(
             select(Memory)
-            .where(Memory.agent_id == "athena")
+            .where(Memory.agent_id == "athena", Memory.importance_score >= 0.5)
             .order_by(Memory.created_at.desc())
-            .limit(3)
         ).all()
-        for memory in memories:
-            print("memory:", memory.content, memory.tags)
-        athena = session.exec(select(Agent).where(Agent.agent_id == "athena")).one()
-        print("tasks of athena:", [task.title for task in athena.tasks])
-        print("as JSON:", memories[0].model_dump_json(include={"id", "content", "created_at"}))
+        for memory in important:
+            print("important memory:", memory.content, memory.tags)
 
-# The models are also Pydantic schemas: bad input is refused with the field named.
+        pending = session.exec(
+            select(Task).where(
+                Task.assigned_agent_id == "athena", Task.status == TaskStatus.PENDING
+            )
+        ).all()
+        print("tasks of athena:", [task.title for task in pending])
+
+        # Every row is also a Pydantic model: dump it to a dict or to JSON.
+        newest = important[0]
+        print("as JSON:", newest.model_dump_json(include={"id", "content", "created_at"}))
+
+# --- validation -----------------------------------------------------------------------------
+# Table classes do not validate in their constructor (SQLModel's rule); the store checks
+# each row before writing it, and model_validate() checks input as early as you like:
+# do that with anything that came from outside (a request, a file, a model's output).
+untrusted = {"content": "x", "agent_id": "athena", "namespace": "demo", "access_level": "all"}
 try:
-    Memory.model_validate({"content": "x", "agent_id": "athena", "namespace": "demo",
-                           "access_level": "everyone"})  # fmt: skip
+    Memory.model_validate(untrusted)
 except ValidationError as error:
-    print("refused:", error.errors()[0]["loc"][0], "-", error.errors()[0]["msg"])
+    problem = error.errors()[0]
+    print("refused:", problem["loc"][0], "-", problem["msg"])

@@ -2,9 +2,17 @@
 
     python -m pytest examples/test_with_fixtures.py
 
-Each test gets a fresh, current store in its own temp dir; the real ~/.tmws is not touched.
+Every test gets a fresh, current store in its own temp dir; the real ~/.tmws is never
+touched, and nothing is shared between tests. The fixtures:
+
+- ``tmws_store``: a ``Store``; open sessions on it yourself.
+- ``tmws_session``: a sync session on it, committed when the test passes.
+- ``tmws_async_session``: the async twin, for ``async def`` tests (needs pytest-asyncio;
+  the ``asyncio`` mark is needed unless your project sets ``asyncio_mode = auto``).
+- ``tmws_store_factory``: as many separate stores as a test needs.
 """
 
+import pytest
 from sqlmodel import select
 
 from tmws_store import Agent, Memory
@@ -19,13 +27,14 @@ def remember(session, agent_id: str, text: str) -> Memory:
 
 def test_remember_stores_a_memory(tmws_session) -> None:
     remember(tmws_session, "athena", "hello")
-    tmws_session.flush()
+    tmws_session.flush()  # send the pending insert, so the query below sees it
     stored = tmws_session.exec(select(Memory)).all()
     assert [m.content for m in stored] == ["hello"]
 
 
 def test_each_test_starts_empty(tmws_store) -> None:
-    with tmws_store.session() as session:
+    # Runs after the test above, which wrote a memory: that was in another store.
+    with tmws_store.session(readonly=True) as session:
         assert session.exec(select(Memory)).all() == []
 
 
@@ -33,10 +42,11 @@ def test_several_stores(tmws_store_factory) -> None:
     first, second = tmws_store_factory("first"), tmws_store_factory("second")
     with first.session() as session:
         session.add(Agent(agent_id="a", display_name="A"))
-    with second.session() as session:
+    with second.session(readonly=True) as session:
         assert session.exec(select(Agent)).all() == []
 
 
+@pytest.mark.asyncio
 async def test_async_session(tmws_async_session) -> None:
     tmws_async_session.add(Agent(agent_id="b", display_name="B"))
     await tmws_async_session.flush()

@@ -1,4 +1,4 @@
-"""Every example runs, in a subprocess, against a temporary TMWS_HOME."""
+"""Every example runs, in a subprocess, against a temporary TMWS_HOME and HOME."""
 
 import os
 import subprocess
@@ -7,49 +7,117 @@ from pathlib import Path
 
 import pytest
 
+from tmws_store import TMWSModel
+from tmws_store.backup import list_backups
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+ALL = len(TMWSModel.metadata.tables)
 
 
-def run(args: list[str], home: Path) -> subprocess.CompletedProcess[str]:
-    env = {**os.environ, "TMWS_HOME": str(home), "HOME": str(home.parent)}
+def run(args: list[str], tmp_path: Path, *, tmws_home: bool = True) -> subprocess.CompletedProcess:
+    """Run ``args`` with HOME (and, unless told otherwise, TMWS_HOME) inside ``tmp_path``."""
+    # TMPDIR too: the scratch folders the examples make then stay inside this test's tmp_path.
+    env = {**os.environ, "HOME": str(tmp_path / "home"), "TMPDIR": str(tmp_path)}
     env.pop("TMWS_DATABASE_URL", None)
-    return subprocess.run(args, capture_output=True, text=True, env=env, timeout=120)
+    env.pop("TMWS_HOME", None)
+    if tmws_home:
+        env["TMWS_HOME"] = str(tmp_path / "tmws-home")
+    return subprocess.run(args, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=120)
 
 
-@pytest.mark.parametrize(
-    ("script", "expected"),
-    [
-        ("quickstart.py", ["42 tables created", "tasks of athena: ['Review the storage layer']",
-                           "refused: access_level"]),
-        ("async_agent_loop.py", ["step 2: newest memory is 'observation 2'"]),
-        ("open_existing_tmws_file.py", ["adopted", "8 tables created", "backup of the original:",
-                                        "verify: ok"]),
+def example(name: str, *args: str) -> list[str]:
+    return [sys.executable, str(EXAMPLES / name), *args]
+
+
+# The examples and what each must print; a new example must be added here to be tested.
+EXPECTED = {
+    "quickstart.py": [
+        f"created, schema version 1; {ALL} tables created",
+        "important memory: The team prefers small, reviewed commits. ['process']\ntasks",
+        "tasks of athena: ['Review the storage layer']",
+        'as JSON: {"',
+        '"content":"The team prefers small, reviewed commits."',
+        "refused: access_level - Input should be",
     ],
-)  # fmt: skip
-def test_example_runs(script: str, expected: list[str], tmp_path: Path) -> None:
-    home = tmp_path / "tmws-home"
-    result = run([sys.executable, str(EXAMPLES / script)], home)
+    "async_agent_loop.py": [
+        "step 0: newest memory is 'observation 0'",
+        "step 2: newest memory is 'observation 2'",
+    ],
+    "open_existing_tmws_file.py": [
+        "action: adopted",
+        f"{ALL - 34} tables created",
+        "backup of the original: ",
+        "verify: ok",
+        "agents kept: ['Hestia']",
+    ],
+}
+
+
+def test_every_example_is_tested() -> None:
+    scripts = {p.name for p in EXAMPLES.glob("*.py")}
+    assert scripts == {*EXPECTED, "test_with_fixtures.py"}
+
+
+@pytest.mark.parametrize("script", sorted(EXPECTED))
+def test_example_runs(script: str, tmp_path: Path) -> None:
+    result = run(example(script), tmp_path)
     assert result.returncode == 0, result.stderr
-    for text in expected:
+    assert result.stderr == ""
+    for text in EXPECTED[script]:
         assert text in result.stdout
-    if script != "open_existing_tmws_file.py":
-        assert (home / "data" / "tmws.db").is_file()
+    # The examples that use Store() wrote to TMWS_HOME, and none went near HOME.
+    made = (tmp_path / "tmws-home" / "data" / "tmws.db").is_file()
+    assert made == (script != "open_existing_tmws_file.py")
+    assert not (tmp_path / "home" / ".tmws").exists()
 
 
-def test_quickstart_twice_reuses_the_store(tmp_path: Path) -> None:
-    home = tmp_path / "tmws-home"
-    run([sys.executable, str(EXAMPLES / "quickstart.py")], home)
-    second = run([sys.executable, str(EXAMPLES / "quickstart.py")], home)
+def test_quickstart_a_second_time_finds_the_store_current(tmp_path: Path) -> None:
+    assert run(example("quickstart.py"), tmp_path).returncode == 0
+    second = run(example("quickstart.py"), tmp_path)
     assert second.returncode == 0, second.stderr
-    assert "current" in second.stdout
+    assert "current, schema version 1" in second.stdout
+    assert "tasks of athena: ['Review the storage layer', 'Review the storage layer']" in (
+        second.stdout
+    )
 
 
-def test_the_fixture_example_passes_under_pytest(tmp_path: Path) -> None:
+@pytest.mark.parametrize("script", ["quickstart.py", "async_agent_loop.py"])
+def test_without_tmws_home_the_examples_use_a_scratch_folder(script: str, tmp_path: Path) -> None:
+    result = run(example(script), tmp_path, tmws_home=False)
+    assert result.returncode == 0, result.stderr
+    assert not (tmp_path / "home" / ".tmws").exists()
+    assert len(list(tmp_path.glob("tmws-*-*/data/tmws.db"))) == 1  # made under TMPDIR
+
+
+def test_open_existing_completes_the_file_given(ref34_copy: Path, tmp_path: Path) -> None:
+    result = run(example("open_existing_tmws_file.py", str(ref34_copy)), tmp_path)
+    assert result.returncode == 0, result.stderr
+    assert "action: adopted" in result.stdout and "verify: ok" in result.stdout
+    [backup] = list_backups(ref34_copy)
+    assert f"backup of the original: {backup}" in result.stdout
+
+
+def test_open_existing_refuses_a_missing_or_foreign_file(tmp_path: Path) -> None:
+    missing = run(example("open_existing_tmws_file.py", str(tmp_path / "nope.db")), tmp_path)
+    assert missing.returncode == 2 and "no such file" in missing.stderr
+    assert not (tmp_path / "nope.db").exists()
+    text = tmp_path / "notes.db"
+    text.write_text("not a database\n" * 20)
+    foreign = run(example("open_existing_tmws_file.py", str(text)), tmp_path)
+    assert foreign.returncode == 1 and "refused:" in foreign.stderr
+    assert "Traceback" not in foreign.stderr
+    assert text.read_text() == "not a database\n" * 20
+
+
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_the_fixture_example_passes_under_pytest(mode: str, tmp_path: Path) -> None:
     result = run(
-        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider",
-         str(EXAMPLES / "test_with_fixtures.py")],
-        tmp_path / "tmws-home",
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "-o",
+         f"asyncio_mode={mode}", "-W", "error", str(EXAMPLES / "test_with_fixtures.py")],
+        tmp_path,
     )  # fmt: skip
     assert result.returncode == 0, result.stdout + result.stderr
     assert "4 passed" in result.stdout
-    assert not (tmp_path / "tmws-home").exists()  # the fixtures never touch TMWS_HOME
+    # The fixtures keep their stores in pytest's temp dirs: TMWS_HOME and HOME stay empty.
+    assert not (tmp_path / "tmws-home").exists()
+    assert not (tmp_path / "home" / ".tmws").exists()

@@ -1,83 +1,196 @@
-"""The pytest plugin shipped with the package, tested with pytester in isolated runs."""
+"""The pytest plugin shipped with the package, tested in separate pytest runs (``pytester``).
+
+Each run is a subprocess, so the plugin is loaded the way users get it: through the
+``pytest11`` entry point of the installed package, not through this project's conftest.
+"""
+
+from pathlib import Path
 
 import pytest
 
 pytest_plugins = ["pytester"]
 
+# Settings of the inner runs: warnings are errors, so an unclosed connection or an event
+# loop problem in a fixture's teardown fails the run instead of scrolling past.
+RUN_OPTIONS = ("-p", "no:cacheprovider", "-W", "error")
 
-def test_fixtures_give_fresh_current_isolated_stores(
-    pytester: pytest.Pytester, tmp_path, monkeypatch: pytest.MonkeyPatch
-) -> None:
+
+@pytest.fixture
+def home(pytester: pytest.Pytester, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+    """An empty HOME for the inner run, with no TMWS_HOME: ``Store()`` would use home/.tmws."""
     home = tmp_path / "home"
     home.mkdir()
-    monkeypatch.setenv("HOME", str(home))  # the run below inherits it
+    monkeypatch.setenv("HOME", str(home))  # after pytester's own HOME; the run inherits it
     monkeypatch.delenv("TMWS_HOME", raising=False)
+    monkeypatch.delenv("TMWS_DATABASE_URL", raising=False)
+    return home
+
+
+def ini(pytester: pytest.Pytester, mode: str = "strict") -> None:
+    pytester.makeini(
+        f"[pytest]\nasyncio_mode = {mode}\nasyncio_default_fixture_loop_scope = function\n"
+    )
+
+
+def test_fixtures_give_fresh_current_isolated_stores(pytester: pytest.Pytester, home) -> None:
+    ini(pytester)
     pytester.makepyfile(
         """
         import sqlite3
         from sqlmodel import select
         from tmws_store import Agent, TMWSModel
 
-        def test_current(tmws_store):
+        def tables(path):
+            con = sqlite3.connect(path)
+            try:
+                rows = con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+                return {row[0] for row in rows}
+            finally:
+                con.close()
+
+        def test_current_and_complete(tmws_store):
             assert tmws_store.init().action == "current"
-            con = sqlite3.connect(tmws_store.path)
-            names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-            assert names == set(TMWSModel.metadata.tables)
+            assert tables(tmws_store.path) == set(TMWSModel.metadata.tables)
+            assert tmws_store.verify().ok
 
         def test_write(tmws_session):
             tmws_session.add(Agent(agent_id="a", display_name="A"))
 
-        def test_not_shared(tmws_session):
+        def test_next_test_does_not_see_it(tmws_session):
             assert tmws_session.exec(select(Agent)).all() == []
 
-        def test_factory(tmws_store_factory):
-            one, two = tmws_store_factory(), tmws_store_factory("two")
-            assert one.path != two.path and one.path.parent == two.path.parent
-
-        async def test_async(tmws_async_session):
-            tmws_async_session.add(Agent(agent_id="b", display_name="B"))
-            await tmws_async_session.flush()
-            assert len((await tmws_async_session.exec(select(Agent))).all()) == 1
+        def test_factory_gives_distinct_files(tmws_store_factory, tmws_store):
+            one, two = tmws_store_factory("one"), tmws_store_factory("two")
+            assert len({one.path, two.path, tmws_store.path}) == 3
+            with one.session() as session:
+                session.add(Agent(agent_id="only-in-one", display_name="One"))
+            with two.session() as session:
+                assert session.exec(select(Agent)).all() == []
+            assert tables(two.path) == set(TMWSModel.metadata.tables)
         """
     )
-    pytester.makeini(
-        "[pytest]\nasyncio_mode = auto\nasyncio_default_fixture_loop_scope = function\n"
-    )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=5)
+    result = pytester.runpytest_subprocess(*RUN_OPTIONS)
+    result.assert_outcomes(passed=4)
     assert not (home / ".tmws").exists()
 
 
-def test_no_fixture_is_autouse(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("mode", ["strict", "auto"])
+def test_async_session_works_in_both_pytest_asyncio_modes(
+    pytester: pytest.Pytester, home, mode: str
+) -> None:
+    ini(pytester, mode)
     pytester.makepyfile(
         """
-        def test_nothing_requested(request):
-            assert not {"tmws_store", "tmws_session", "tmws_template"} & set(request.fixturenames)
+        import pytest
+        from sqlmodel import select
+        from tmws_store import Agent, Memory
+
+        @pytest.mark.asyncio
+        async def test_async(tmws_async_session):
+            tmws_async_session.add(Agent(agent_id="b", display_name="B"))
+            tmws_async_session.add(Memory(content="hello", agent_id="b", namespace="t"))
+            await tmws_async_session.flush()
+            memories = (await tmws_async_session.exec(select(Memory))).all()
+            assert [m.content for m in memories] == ["hello"]
+
+        @pytest.mark.asyncio
+        async def test_async_sessions_of_the_store_itself(tmws_store):
+            # Connections opened here are closed by the fixture's sync teardown.
+            async with tmws_store.async_session() as session:
+                session.add(Agent(agent_id="c", display_name="C"))
+            async with tmws_store.async_session(readonly=True) as session:
+                assert len((await session.exec(select(Agent))).all()) == 1
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1)
+    result = pytester.runpytest_subprocess(*RUN_OPTIONS)
+    result.assert_outcomes(passed=2)
+    assert not (home / ".tmws").exists()
 
 
-def test_a_failing_test_does_not_commit(pytester: pytest.Pytester) -> None:
+def test_sessions_commit_after_a_pass_and_roll_back_after_a_failure(
+    pytester: pytest.Pytester, home
+) -> None:
+    ini(pytester)
     pytester.makepyfile(
         """
         import sqlite3
         import pytest
         from tmws_store import Agent
 
-        PATHS = []
+        PATHS = {}
+
+        def count(path):
+            con = sqlite3.connect(path)
+            try:
+                return con.execute("SELECT count(*) FROM agents").fetchone()[0]
+            finally:
+                con.close()
+
+        def test_passes(tmws_store, tmws_session):
+            PATHS["passed"] = tmws_store.path
+            tmws_session.add(Agent(agent_id="a", display_name="A"))
 
         def test_fails(tmws_store, tmws_session):
-            PATHS.append(tmws_store.path)
+            PATHS["failed"] = tmws_store.path
             tmws_session.add(Agent(agent_id="a", display_name="A"))
             tmws_session.flush()
             raise RuntimeError("boom")
 
-        def test_nothing_was_committed():
-            con = sqlite3.connect(PATHS[0])
-            assert con.execute("SELECT count(*) FROM agents").fetchone() == (0,)
+        @pytest.mark.asyncio
+        async def test_fails_async(tmws_store, tmws_async_session):
+            PATHS["failed async"] = tmws_store.path
+            tmws_async_session.add(Agent(agent_id="a", display_name="A"))
+            await tmws_async_session.flush()
+            raise RuntimeError("boom")
+
+        def test_what_was_kept():
+            assert {name: count(path) for name, path in PATHS.items()} == {
+                "passed": 1, "failed": 0, "failed async": 0
+            }
         """
     )
-    result = pytester.runpytest_subprocess("-p", "no:cacheprovider")
-    result.assert_outcomes(passed=1, failed=1)
+    result = pytester.runpytest_subprocess(*RUN_OPTIONS)
+    result.assert_outcomes(passed=2, failed=2)
+    assert not (home / ".tmws").exists()
+
+
+def test_no_fixture_is_autouse(pytester: pytest.Pytester, home) -> None:
+    ini(pytester)
+    pytester.makepyfile(
+        """
+        from tmws_store import pytest_plugin
+
+        def test_nothing_requested(request):
+            assert not set(pytest_plugin.__all__) & set(request.fixturenames)
+        """
+    )
+    result = pytester.runpytest_subprocess(*RUN_OPTIONS, "--basetemp", str(pytester.path / "t"))
+    result.assert_outcomes(passed=1)
+    # Not even the session-wide template was built for a run that asked for no store.
+    assert not list((pytester.path / "t").glob("tmws-template*"))
+    assert not (home / ".tmws").exists()
+
+
+def test_the_fixtures_are_listed_with_their_docs(pytester: pytest.Pytester) -> None:
+    result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--fixtures")
+    for name in ("tmws_store", "tmws_session", "tmws_async_session", "tmws_store_factory"):
+        result.stdout.fnmatch_lines([f"{name}*"])
+    result.stdout.fnmatch_lines(["*committed after a passing test*"])
+
+
+def test_factory_refuses_odd_or_repeated_names(pytester: pytest.Pytester, home) -> None:
+    ini(pytester)
+    pytester.makepyfile(
+        """
+        import pytest
+
+        def test_names(tmws_store_factory):
+            tmws_store_factory("same")
+            with pytest.raises(FileExistsError):
+                tmws_store_factory("same")
+            with pytest.raises(ValueError, match="plain file name"):
+                tmws_store_factory("../elsewhere")
+        """
+    )
+    result = pytester.runpytest_subprocess(*RUN_OPTIONS)
+    result.assert_outcomes(passed=1)

@@ -1,19 +1,29 @@
 """pytest fixtures for code that uses tmws_store (loaded through the ``pytest11`` entry point).
 
 - ``tmws_store``: a fresh, initialised ``Store`` in the test's temp dir, closed afterwards.
-- ``tmws_session`` / ``tmws_async_session``: a session on that store, committed after a
-  passing test and rolled back after a failing one.
+- ``tmws_session``: a sync session on that store, committed after a passing test and rolled
+  back after a failing one.
+- ``tmws_async_session``: the same on aiosqlite, for ``async def`` tests. It needs
+  pytest-asyncio; in its default strict mode, mark the test ``@pytest.mark.asyncio``.
 - ``tmws_store_factory``: call it for as many fresh stores as a test needs.
 
-No fixture is autouse, and none touches the real ``~/.tmws``. The schema is built once per
-test session into a template file; each fresh store is a copy of it, which costs a file copy
-instead of 42 CREATE TABLEs.
+No fixture is autouse, and none touches the real ``~/.tmws``: every store is a file in the
+test's own temp dir. (Code under test that calls ``Store()`` with no path still uses
+``TMWS_HOME`` or ``~/.tmws``; point ``TMWS_HOME`` at ``tmp_path`` with ``monkeypatch`` or
+hand that code ``tmws_store``.)
+
+The schema is built once per test session into a template file; each fresh store is a copy
+of it, which costs a file copy instead of creating 42 tables and their indexes.
+
+A session fixture keeps one transaction open for the whole test, and writes take SQLite's
+write lock. A test that also writes through ``tmws_store.session()`` while that transaction
+holds the lock waits for it (then fails after the busy timeout): write through one of them.
 """
 
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import pytest
 from sqlmodel import Session
@@ -23,6 +33,14 @@ from .store import Store
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
+try:
+    # pytest-asyncio runs an async fixture declared with plain @pytest.fixture only in its
+    # "auto" mode; in the default strict mode the test would fail. Its own decorator works in
+    # both. Without pytest-asyncio, pytest itself says that nothing can run the fixture.
+    from pytest_asyncio import fixture as _async_fixture
+except ImportError:  # pragma: no cover - exercised only without pytest-asyncio
+    _async_fixture = pytest.fixture
+
 __all__ = [
     "tmws_async_session",
     "tmws_session",
@@ -31,6 +49,21 @@ __all__ = [
     "tmws_template",
 ]
 
+# Set on each test item: did the test body raise? Its sessions then roll back, not commit.
+_TEST_RAISED = pytest.StashKey[bool]()
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> None:
+    """Record whether the test body raised (failure, error, xfail or skip inside the test)."""
+    if call.when == "call":
+        item.stash[_TEST_RAISED] = call.excinfo is not None
+
+
+def _test_raised(request: pytest.FixtureRequest) -> bool:
+    # No record means the body never ran (another fixture failed first): do not commit.
+    return request.node.stash.get(_TEST_RAISED, True)
+
 
 @pytest.fixture(scope="session")
 def tmws_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
@@ -38,58 +71,58 @@ def tmws_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     path = tmp_path_factory.mktemp("tmws-template") / "tmws.db"
     with Store(path) as store:
         store.init()
-    # A clean close checkpoints the WAL into the main file, so the main file alone is whole.
-    assert not Path(f"{path}-wal").exists(), "template WAL was not checkpointed"
+    # Closing the last connection checkpoints the WAL into the main file; a copy of the main
+    # file alone would otherwise miss the schema.
+    if Path(f"{path}-wal").exists():
+        raise RuntimeError(f"the template {path} kept a -wal file; cannot copy it alone")
     return path
 
 
 @pytest.fixture
 def tmws_store_factory(tmws_template: Path, tmp_path: Path) -> Iterator[Callable[..., Store]]:
-    """Make fresh stores: ``tmws_store_factory()`` or ``tmws_store_factory("name")``."""
+    """Make fresh stores: ``tmws_store_factory()`` or ``tmws_store_factory("name")``.
+
+    Each is ``<tmp_path>/<name>.db``, initialised; keyword arguments go to ``Store`` (such as
+    ``busy_timeout``). All are closed when the test ends.
+    """
     made: list[Store] = []
 
-    def make(name: str = "tmws", **store_kwargs: object) -> Store:
+    def make(name: str = "tmws", **store_kwargs: Any) -> Store:
+        if not name or Path(name).name != name:
+            raise ValueError(f"store name {name!r} must be a plain file name, without folders")
         path = tmp_path / f"{name}.db"
         if path.exists():
             raise FileExistsError(f"a store named {name!r} exists already in this test")
         shutil.copyfile(tmws_template, path)
-        path.chmod(0o600)
-        store = Store(path, **store_kwargs)  # type: ignore[arg-type]
-        store.init()  # the warm path: two header reads
+        path.chmod(0o600)  # as private as a store made by init()
+        store = Store(path, **store_kwargs)
+        store.init()  # the warm path: reads two numbers from the header
         made.append(store)
         return store
 
     yield make
     for store in made:
+        # A sync close also closes aiosqlite connections the test opened (in a loop of its
+        # own, since the test's loop has stopped by now).
         store.close()
 
 
 @pytest.fixture
 def tmws_store(tmws_store_factory: Callable[..., Store]) -> Store:
-    """A fresh, initialised store in the test's temp dir."""
+    """A fresh, initialised store in the test's temp dir, closed after the test."""
     return tmws_store_factory()
-
-
-_FAILED = pytest.StashKey[bool]()
-
-
-@pytest.hookimpl(wrapper=True, tryfirst=True)
-def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]):  # type: ignore[no-untyped-def]
-    """Remember whether the test itself failed, so its session rolls back instead of committing."""
-    report = yield
-    if report.when == "call":
-        item.stash[_FAILED] = report.failed
-    return report
 
 
 @pytest.fixture
 def tmws_session(tmws_store: Store, request: pytest.FixtureRequest) -> Iterator[Session]:
-    """A sync session on ``tmws_store``: committed after a passing test, rolled back otherwise."""
-    tmws_store.init()
+    """A sync session on ``tmws_store``: committed after a passing test, rolled back otherwise.
+
+    Call ``flush()`` to send pending changes before querying what the test just added.
+    """
     session = Session(tmws_store.engine, expire_on_commit=False)
     try:
         yield session
-        if request.node.stash.get(_FAILED, True):
+        if _test_raised(request):
             session.rollback()
         else:
             session.commit()
@@ -97,21 +130,25 @@ def tmws_session(tmws_store: Store, request: pytest.FixtureRequest) -> Iterator[
         session.close()
 
 
-@pytest.fixture
+@_async_fixture
 async def tmws_async_session(
     tmws_store: Store, request: pytest.FixtureRequest
 ) -> AsyncIterator["AsyncSession"]:
-    """The async (aiosqlite) twin of ``tmws_session``; needs pytest-asyncio."""
+    """An async (aiosqlite) session on ``tmws_store``: the twin of ``tmws_session``.
+
+    Needs pytest-asyncio. Committed after a passing test, rolled back otherwise.
+    """
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-    tmws_store.init()
     session = AsyncSession(tmws_store.async_engine, expire_on_commit=False)
     try:
         yield session
-        if request.node.stash.get(_FAILED, True):
+        if _test_raised(request):
             await session.rollback()
         else:
             await session.commit()
     finally:
         await session.close()
+        # Close the aiosqlite connections here, in the loop that opened them, rather than
+        # in the factory's sync teardown after this loop has stopped.
         await tmws_store.aclose()
