@@ -52,6 +52,7 @@ def model_table_names() -> frozenset[str]:
 TRACED_INIT_CHILD = textwrap.dedent(
     """
     import os, sys, time
+    import tmws_store.models  # loaded now, not inside init(): the kill window is init's alone
     from tmws_store import Store, startup
     from tmws_store.backup import backup_name, backup_to
 
@@ -92,6 +93,7 @@ TRACED_INIT_CHILD = textwrap.dedent(
 SLOW_INIT_CHILD = textwrap.dedent(
     """
     import sys, time
+    import tmws_store.models  # loaded now, not inside init(): the kill window is init's alone
     from tmws_store import Store, startup
     real = startup.connect
     def slow(p, t):

@@ -9,6 +9,7 @@ import pkgutil
 import subprocess
 import sys
 import textwrap
+from importlib import import_module
 from pathlib import Path
 
 import tmws_store
@@ -94,3 +95,68 @@ def test_metadata_holds_only_our_tables() -> None:
 
     assert "someone_elses_table" in SQLModel.metadata.tables
     assert "someone_elses_table" not in tmws_store.TMWSModel.metadata.tables
+
+
+LAZY_MODELS = textwrap.dedent(
+    """
+    import json, sqlite3, sys
+    import tmws_store
+    report = tmws_store.Store(sys.argv[1]).init()
+    before = sorted(m for m in sys.modules if m.startswith("tmws_store.models"))
+    tmws_store.Memory  # the first model name used
+    after = sorted(m for m in sys.modules if m.startswith("tmws_store.models."))
+    con = sqlite3.connect(sys.argv[1])
+    on_disk = sorted(r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'"))
+    print(json.dumps({"before": before, "after": after, "on_disk": on_disk,
+                      "created": sorted(report.tables_created),
+                      "metadata": sorted(tmws_store.TMWSModel.metadata.tables)}))
+    """
+)
+
+
+def test_models_load_on_first_use_and_then_all_together(tmp_path: Path) -> None:
+    # `import tmws_store` and a first init() need no model class (the schema comes from the
+    # DDL snapshot); the first model name used brings every model module, never just one.
+    out = subprocess.run(
+        [sys.executable, "-c", LAZY_MODELS, str(tmp_path / "tmws.db")],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    result = json.loads(out.stdout)
+    assert result["before"] == []
+    assert set(result["after"]) == model_module_names()
+    assert result["on_disk"] == result["created"] == result["metadata"]
+    assert len(result["on_disk"]) == 42
+
+
+def test_lazy_exports_and_the_type_checking_imports_name_the_same_things() -> None:
+    import ast
+
+    tree = ast.parse(Path(tmws_store.__file__).read_text())
+    guarded = next(
+        node
+        for node in tree.body
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.dump(node.test)
+    )
+    # ``from .models.agents import Agent`` inside ``if TYPE_CHECKING:``
+    for_checkers = {
+        (node.module, alias.name)
+        for node in guarded.body
+        if isinstance(node, ast.ImportFrom) and node.module
+        for alias in node.names
+    }
+    at_runtime = {
+        (module, name) for module, names in tmws_store._MODEL_EXPORTS.items() for name in names
+    }
+    assert for_checkers == at_runtime
+    assert {name for _, name in at_runtime} <= set(tmws_store.__all__)
+    for module, name in at_runtime:
+        assert getattr(tmws_store, name) is getattr(import_module(f"tmws_store.{module}"), name)
+
+
+def test_an_unknown_name_is_an_attribute_error() -> None:
+    import pytest
+
+    with pytest.raises(AttributeError, match="no attribute 'Memories'"):
+        tmws_store.Memories  # noqa: B018

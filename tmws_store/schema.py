@@ -7,6 +7,7 @@ TMWS users, who count tables to check an install, see no bookkeeping table.
 """
 
 import json
+import re
 import sqlite3
 from dataclasses import dataclass, field
 from functools import cache
@@ -17,15 +18,14 @@ from sqlalchemy import Column, Table, literal
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable
 
-from . import models
 from .errors import MigrationError
-from .models._base import empty_dict, empty_list
 
 __all__ = [
     "APPLICATION_ID",
     "SCHEMA_VERSION",
     "Completion",
     "model_tables",
+    "snapshot_tables",
     "compile_statements",
     "create_statements",
     "ddl_text",
@@ -40,13 +40,32 @@ _DIALECT = sqlite.dialect()
 
 
 def model_tables() -> list[Table]:
+    """The models' tables, parents before children. Imports the 42 model classes."""
+    # Imported here, not at the top: building the classes is most of the cost of importing
+    # the package, and start-up on a current or a fresh file needs none of them.
+    from . import models
+
     return list(models.TMWSModel.metadata.sorted_tables)
 
 
+_CREATE_TABLE = re.compile(r"CREATE TABLE (\w+) \(")
+
+
 @cache
+def snapshot_tables() -> tuple[str, ...]:
+    """The schema's tables in creation order (parents first), read from the DDL snapshot.
+
+    No model is imported for this. ``tests/test_schema_drift.py`` proves the snapshot is
+    exactly what the models compile to, so these are the models' tables.
+    """
+    return tuple(
+        match[1] for statement in create_statements() if (match := _CREATE_TABLE.match(statement))
+    )
+
+
 def table_names() -> frozenset[str]:
-    """Names of every table the models define."""
-    return frozenset(t.name for t in model_tables())
+    """Names of every table of the schema (see ``snapshot_tables``)."""
+    return frozenset(snapshot_tables())
 
 
 def _create_table_sql(table: Table) -> str:
@@ -130,6 +149,8 @@ def _constant_default_sql(column: Column[Any], table: str) -> str:
     if default is not None and default.is_scalar:
         value = default.arg  # type: ignore[attr-defined]
     elif default is not None and default.is_callable:
+        from .models._base import empty_dict, empty_list
+
         factory = getattr(default.arg, "__wrapped__", default.arg)  # type: ignore[attr-defined]
         if factory in (empty_dict, empty_list):
             value = factory()

@@ -201,7 +201,7 @@ def _complete(con: sqlite3.Connection, location: Location, kind: str, target: in
     """
     if kind == "fresh":  # everything is missing: no need to compare table by table
         plan = schema.Completion(
-            tables=[t.name for t in schema.model_tables()],
+            tables=list(schema.snapshot_tables()),
             statements=list(schema.create_statements()),
         )
     else:
