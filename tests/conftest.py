@@ -8,6 +8,8 @@ import pytest
 
 from tmws_store import Store
 
+from ._postgres import PostgresServer, fresh_database
+
 # The shared reference files sit beside the repository (in CI too: shared/ next to the clone).
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "tmws-reference"
 REF42 = REFERENCE / "tmws-2.4.18-42-tables.db"
@@ -103,3 +105,21 @@ def ref42_copy(tmp_path: Path) -> Path:
 def ref34_copy(tmp_path: Path) -> Path:
     """A temp copy of the 34-table pre-fix TMWS reference database."""
     return copy_reference(REF34, tmp_path)
+
+
+# --- PostgreSQL: a real server that the run starts itself (tests/_postgres.py) -----------
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL server (tests/_postgres.py) for the whole run, started on first
+    use and stopped, its directory deleted, at the end. No server installed: an error, no skip."""
+    with PostgresServer() as server:
+        yield server
+
+
+@pytest.fixture
+def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
+    """The SQLAlchemy URL (postgresql+psycopg) of a new empty database, dropped after the test."""
+    with fresh_database(postgres_server) as url:
+        yield url
