@@ -5,7 +5,7 @@ from pathlib import Path
 import pytest
 
 from tmws_store import NotADatabaseError, Store, UnsupportedURLError
-from tmws_store.paths import resolve_location
+from tmws_store.paths import ServerLocation, resolve_location
 
 
 def test_explicit_path_wins_over_environment(tmp_path: Path) -> None:
@@ -51,11 +51,31 @@ def test_path_with_url_characters_stays_a_literal_path(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize(
     "url",
-    ["postgresql://localhost/tmws", "sqlite://", "sqlite:///:memory:", "not a url"],
+    [
+        "mysql://localhost/tmws",
+        "postgresql+asyncpg://localhost/tmws",
+        "postgresql://localhost",
+        "sqlite://",
+        "sqlite:///:memory:",
+        "not a url",
+    ],
 )
 def test_unusable_urls_are_refused(url: str) -> None:
     with pytest.raises(UnsupportedURLError, match="url argument"):
         resolve_location(url=url, environ={})
+
+
+@pytest.mark.parametrize(
+    "url", ["postgresql://me:secret@db/tmws", "postgresql+psycopg://me:secret@db/tmws"]
+)
+def test_postgresql_urls_name_a_server_with_the_psycopg_driver(url: str, monkeypatch) -> None:
+    monkeypatch.setenv("TMWS_DATABASE_URL", url)
+    location = resolve_location(environ=None)
+    assert isinstance(location, ServerLocation)
+    assert location.url.drivername == "postgresql+psycopg"
+    assert (location.url.username, location.url.host, location.url.database) == ("me", "db", "tmws")
+    assert "secret" not in location.describe()
+    assert location.describe().endswith("(from the TMWS_DATABASE_URL environment variable)")
 
 
 def test_empty_path_is_an_error_not_an_in_memory_database() -> None:

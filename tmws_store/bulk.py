@@ -1,5 +1,8 @@
 """The bulk path: validate many rows, then insert them with one ``executemany``.
 
+(On SQLite the rows are turned into TMWS's stored formats here and sent as they are; on
+PostgreSQL the column types convert them.)
+
 ``session.add_all`` builds an ORM object per row and tracks it; for thousands of rows the
 bookkeeping dominates. ``Store.insert_many`` keeps what matters (every row is validated by
 the model's own field definitions before anything is written, defaults are applied, values
@@ -96,18 +99,30 @@ def insert_many(
     """
     validator = _row_model(model)
     sql, plan = _plan(model)
-    params = []
+    validated = []
     for position, row in enumerate(rows):
         data = row.model_dump() if isinstance(row, TMWSModel) else row
         try:
-            values = validator.model_validate(data).__dict__
+            validated.append(validator.model_validate(data).__dict__)
         except ValidationError as exc:
             exc.add_note(f"in row {position} given to insert_many({model.__name__}, ...)")
             raise
-        params.append(
-            tuple(convert(values[attr]) if convert else values[attr] for attr, convert in plan)
-        )
-    if params:
-        with engine.begin() as conn:
+    if not validated:
+        return 0
+    with engine.begin() as conn:
+        if engine.dialect.name == "sqlite":
+            params = [
+                tuple(convert(values[attr]) if convert else values[attr] for attr, convert in plan)
+                for values in validated
+            ]
             conn.exec_driver_sql(sql, params)
-    return len(params)
+        else:
+            # Elsewhere the column types convert; psycopg batches the rows into few statements.
+            table = inspect(model).local_table
+            keys = [
+                (column.key, attr) for column, (attr, _) in zip(table.columns, plan, strict=True)
+            ]
+            conn.execute(
+                table.insert(), [{key: values[attr] for key, attr in keys} for values in validated]
+            )
+    return len(validated)

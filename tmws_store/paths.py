@@ -1,8 +1,10 @@
-"""Where the database file is, and why; private directories and files.
+"""Where the database is, and why; private directories and files.
 
 Resolution order: the explicit ``path`` or ``url`` argument, ``TMWS_DATABASE_URL``,
 ``$TMWS_HOME/data/tmws.db``, ``~/.tmws/data/tmws.db`` (TMWS's own default on every
-platform, which is why it is not a platformdirs location).
+platform, which is why it is not a platformdirs location). A ``postgresql://`` or
+``postgresql+psycopg://`` URL names a PostgreSQL database instead of a file
+(a ``ServerLocation``).
 
 URLs are parsed by SQLAlchemy and paths are never pasted into URL strings: a path ending in
 ``?timeout=0`` stays a path, and an empty path is an error, not an in-memory database.
@@ -20,15 +22,24 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy.engine import make_url
+from sqlalchemy.engine import URL, make_url
 
 from .errors import NotADatabaseError, UnsupportedURLError
 
-__all__ = ["Location", "create_private_file", "ensure_private_dirs", "resolve_location"]
+__all__ = [
+    "Location",
+    "ServerLocation",
+    "create_private_file",
+    "ensure_private_dirs",
+    "resolve_location",
+]
 
 PRIVATE_DIR_MODE = 0o700
 PRIVATE_FILE_MODE = 0o600
 SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"}
+# psycopg 3 serves both the sync and the async engine; plain "postgresql" means it too (SQLAlchemy
+# would otherwise pick psycopg2, which tmws_store does not install).
+POSTGRES_DRIVERS = {"postgresql", "postgresql+psycopg"}
 
 
 @dataclass(frozen=True)
@@ -56,21 +67,51 @@ class Location:
         return f"{self.path} ({why})"
 
 
-def _path_from_url(url: str, source: str) -> Path:
+@dataclass(frozen=True)
+class ServerLocation:
+    """A PostgreSQL database named by a URL, and where that URL came from.
+
+    ``source`` is ``"url argument"`` or ``"TMWS_DATABASE_URL"``. The URL always names the
+    psycopg driver; ``describe()`` hides the password.
+    """
+
+    url: URL
+    source: str
+
+    @property
+    def shown(self) -> str:
+        """The URL with its password hidden, for messages and reports."""
+        return self.url.render_as_string(hide_password=True)
+
+    def describe(self) -> str:
+        """One line for people: the URL (without its password) and why it was chosen."""
+        why = {
+            "url argument": "given as the url argument",
+            "TMWS_DATABASE_URL": "from the TMWS_DATABASE_URL environment variable",
+        }[self.source]
+        return f"{self.shown} ({why})"
+
+
+def _location_from_url(url: str, source: str) -> "Location | ServerLocation":
     try:
         parsed = make_url(url)
     except Exception as exc:
         raise UnsupportedURLError(f"{source}: {url!r} is not a database URL ({exc})") from None
+    if parsed.drivername in POSTGRES_DRIVERS:
+        if not parsed.database:
+            raise UnsupportedURLError(f"{source}: {url!r} names no database")
+        return ServerLocation(parsed.set(drivername="postgresql+psycopg"), source)
     if parsed.drivername not in SQLITE_DRIVERS:
         raise UnsupportedURLError(
-            f"{source}: {parsed.drivername!r} databases are not supported; "
-            "use a SQLite URL such as sqlite:////home/me/.tmws/data/tmws.db"
+            f"{source}: {parsed.drivername!r} databases are not supported; use a SQLite URL "
+            "such as sqlite:////home/me/.tmws/data/tmws.db or a PostgreSQL one such as "
+            "postgresql+psycopg://user@host/tmws"
         )
     if not parsed.database or parsed.database == ":memory:":
         raise UnsupportedURLError(
             f"{source}: {url!r} names no file; tmws_store keeps its data in a file"
         )
-    return _absolute(Path(parsed.database))
+    return Location(_absolute(Path(parsed.database)), source)
 
 
 def _absolute(path: Path) -> Path:
@@ -82,8 +123,8 @@ def resolve_location(
     *,
     url: str | None = None,
     environ: Mapping[str, str] | None = None,
-) -> Location:
-    """Decide which file the store uses (see the module docstring for the order)."""
+) -> "Location | ServerLocation":
+    """Decide which database the store uses (see the module docstring for the order)."""
     env = os.environ if environ is None else environ
     if path is not None and url is not None:
         raise TypeError("give either a path or a url, not both")
@@ -92,11 +133,9 @@ def resolve_location(
             raise NotADatabaseError("the database path is empty; give a file name")
         return Location(_absolute(Path(path)), "argument")
     if url is not None:
-        return Location(_path_from_url(url, "url argument"), "url argument")
+        return _location_from_url(url, "url argument")
     if env.get("TMWS_DATABASE_URL"):
-        return Location(
-            _path_from_url(env["TMWS_DATABASE_URL"], "TMWS_DATABASE_URL"), "TMWS_DATABASE_URL"
-        )
+        return _location_from_url(env["TMWS_DATABASE_URL"], "TMWS_DATABASE_URL")
     if env.get("TMWS_HOME"):
         home = _absolute(Path(env["TMWS_HOME"]))
         return Location(home / "data" / "tmws.db", "TMWS_HOME", home)

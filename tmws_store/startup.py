@@ -57,9 +57,11 @@ class InitReport:
 
     ``action`` is ``"current"`` (nothing to do), ``"created"`` (a new file or an empty one),
     ``"adopted"`` (a TMWS file completed and stamped) or ``"upgraded"`` (migrations ran).
+    ``path`` is the file; for a PostgreSQL store it is None and ``url`` names the database
+    (without its password).
     """
 
-    path: Path
+    path: Path | None
     action: str
     schema_version: int
     tables_created: tuple[str, ...] = ()
@@ -67,10 +69,12 @@ class InitReport:
     indexes_created: tuple[str, ...] = ()
     migrations_run: tuple[int, ...] = ()
     backup: Path | None = None
+    url: str | None = None
 
     def summary(self) -> str:
         """One line for people."""
-        parts = [f"{self.path}: {self.action}, schema version {self.schema_version}"]
+        where = self.path if self.path is not None else self.url
+        parts = [f"{where}: {self.action}, schema version {self.schema_version}"]
         if self.tables_created:
             parts.append(f"{len(self.tables_created)} tables created")
         if self.columns_added:

@@ -24,8 +24,8 @@ from sqlmodel import Session
 
 from .backup import Progress, backup_to
 from .engine import BEGIN_OPTION, make_async_engine, make_sync_engine
-from .errors import from_sqlite
-from .paths import Location, resolve_location
+from .errors import StoreError, from_sqlite
+from .paths import Location, ServerLocation, resolve_location
 from .startup import InitReport, initialise
 
 if TYPE_CHECKING:
@@ -43,12 +43,14 @@ DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a transaction waits for another process's
 
 
 class Store:
-    """The TMWS database file: where it is, its schema, and sessions on it.
+    """The TMWS database: where it is, its schema, and sessions on it.
 
-    ``Store(path=None, *, url=None, busy_timeout=10.0)``. The file is, in order: ``path``,
-    ``url`` (a ``sqlite:///`` URL), ``TMWS_DATABASE_URL``, ``$TMWS_HOME/data/tmws.db``,
-    ``~/.tmws/data/tmws.db``. Nothing is opened or created until ``init()`` or the first
-    session. Close it with ``close()`` or use it in a ``with`` block.
+    ``Store(path=None, *, url=None, busy_timeout=10.0)``. The database is, in order: ``path``,
+    ``url``, ``TMWS_DATABASE_URL``, ``$TMWS_HOME/data/tmws.db``, ``~/.tmws/data/tmws.db``.
+    A URL is ``sqlite:////abs/path.db`` for a file or ``postgresql+psycopg://user@host/db``
+    for a PostgreSQL database (needs ``pip install 'tmws-store[postgres]'``). Nothing is
+    opened or created until ``init()`` or the first session. Close it with ``close()`` or
+    use it in a ``with`` block.
     """
 
     def __init__(
@@ -60,19 +62,39 @@ class Store:
     ) -> None:
         if busy_timeout < 0:
             raise ValueError("busy_timeout must be zero or more seconds")
-        self.location: Location = resolve_location(path, url=url)
+        self.location: Location | ServerLocation = resolve_location(path, url=url)
         self.busy_timeout = busy_timeout
         self._engine: Engine | None = None
         self._async_engine: AsyncEngine | None = None
         self._ready = False
 
     @property
+    def backend(self) -> str:
+        """``"sqlite"`` for a file, ``"postgresql"`` for a PostgreSQL database."""
+        return "postgresql" if isinstance(self.location, ServerLocation) else "sqlite"
+
+    @property
     def path(self) -> Path:
-        """The database file."""
-        return self.location.path
+        """The database file; a PostgreSQL store has none and raises ``StoreError``."""
+        return self._file("has no file").path
+
+    @property
+    def where(self) -> str:
+        """The file's path, or the PostgreSQL URL without its password: for messages."""
+        if isinstance(self.location, ServerLocation):
+            return self.location.shown
+        return str(self.location.path)
 
     def __repr__(self) -> str:
-        return f"Store({str(self.path)!r})"
+        if isinstance(self.location, ServerLocation):
+            return f"Store(url={self.where!r})"
+        return f"Store({self.where!r})"
+
+    def _file(self, doing: str) -> Location:
+        """The file's location, or a clear error for a PostgreSQL store that cannot do this."""
+        if isinstance(self.location, ServerLocation):
+            raise StoreError(f"{self!r} is a PostgreSQL store: it {doing}")
+        return self.location
 
     # --- schema -------------------------------------------------------------------------
 
@@ -82,7 +104,12 @@ class Store:
         Cheap when the file is current (two header reads). Raises a ``StoreError`` subclass, leaving
         the file untouched, for a file that is not ours or is from a newer version.
         """
-        report = initialise(self.location, busy_timeout=self.busy_timeout)
+        if isinstance(self.location, ServerLocation):
+            from . import postgres
+
+            report = postgres.initialise(self.engine, self.location)
+        else:
+            report = initialise(self.location, busy_timeout=self.busy_timeout)
         self._ready = True
         return report
 
@@ -94,12 +121,14 @@ class Store:
         """A read-only check of the file against the models; never writes."""
         from .verify import verify_file
 
-        return verify_file(self.path, busy_timeout=self.busy_timeout)
+        location = self._file("is checked by PostgreSQL itself; verify() reads SQLite files")
+        return verify_file(location.path, busy_timeout=self.busy_timeout)
 
     def backup(self, dest: str | os.PathLike[str], *, progress: Progress | None = None) -> Path:
         """A consistent copy of the database at ``dest`` (a new file), even while others write."""
+        location = self._file("is backed up with pg_dump, or copied with `tmws-store copy`")
         self._ensure_ready()
-        return backup_to(self.path, Path(dest), progress=progress)
+        return backup_to(location.path, Path(dest), progress=progress)
 
     def insert_many(
         self, model: "type[TMWSModel]", rows: "Iterable[Mapping[str, Any] | TMWSModel]"
@@ -124,28 +153,52 @@ class Store:
     def engine(self) -> Engine:
         """The sync SQLAlchemy engine (created on first use)."""
         if self._engine is None:
-            self._engine = make_sync_engine(self.path, busy_timeout=self.busy_timeout)
+            if isinstance(self.location, ServerLocation):
+                from . import postgres
+
+                self._engine = postgres.make_sync_engine(
+                    self.location, busy_timeout=self.busy_timeout
+                )
+            else:
+                self._engine = make_sync_engine(self.location.path, busy_timeout=self.busy_timeout)
         return self._engine
 
     @property
     def async_engine(self) -> "AsyncEngine":
-        """The async (aiosqlite) SQLAlchemy engine (created on first use)."""
+        """The async SQLAlchemy engine, aiosqlite or psycopg's async mode (created on first use)."""
         if self._async_engine is None:
-            self._async_engine = make_async_engine(self.path, busy_timeout=self.busy_timeout)
+            timeout = self.busy_timeout
+            if isinstance(self.location, ServerLocation):
+                from . import postgres
+
+                self._async_engine = postgres.make_async_engine(self.location, busy_timeout=timeout)
+            else:
+                self._async_engine = make_async_engine(self.location.path, busy_timeout=timeout)
         return self._async_engine
+
+    def readonly_options(self) -> dict[str, Any]:
+        """Execution options that begin a read-only transaction on this store's engines.
+
+        SQLite: a plain deferred ``BEGIN``, which never takes the write lock. PostgreSQL:
+        ``BEGIN READ ONLY``, which refuses writes.
+        """
+        if isinstance(self.location, ServerLocation):
+            return {"postgresql_readonly": True}
+        return {BEGIN_OPTION: "DEFERRED"}
 
     @contextmanager
     def session(self, *, readonly: bool = False) -> Iterator[Session]:
         """A sqlmodel ``Session`` that commits when the block ends and rolls back on error.
 
-        Write transactions take the write lock when they begin (``BEGIN IMMEDIATE``), so they
-        never deadlock; ``readonly=True`` begins a plain read transaction instead. Objects stay
-        usable after the block (no expiry on commit).
+        On SQLite, write transactions take the write lock when they begin (``BEGIN
+        IMMEDIATE``), so they never deadlock; ``readonly=True`` begins a plain read transaction
+        instead (a read-only one on PostgreSQL). Objects stay usable after the block (no
+        expiry on commit).
         """
         self._ensure_ready()
         bind: Any = self.engine
         if readonly:
-            bind = bind.execution_options(**{BEGIN_OPTION: "DEFERRED"})
+            bind = bind.execution_options(**self.readonly_options())
         with Session(bind, expire_on_commit=False) as session:
             try:
                 yield session
@@ -159,13 +212,13 @@ class Store:
 
     @asynccontextmanager
     async def async_session(self, *, readonly: bool = False) -> AsyncIterator["AsyncSession"]:
-        """The async twin of ``session()``, on aiosqlite."""
+        """The async twin of ``session()``, on aiosqlite (psycopg's async mode on PostgreSQL)."""
         from sqlmodel.ext.asyncio.session import AsyncSession
 
         self._ensure_ready()
         bind: Any = self.async_engine
         if readonly:
-            bind = bind.execution_options(**{BEGIN_OPTION: "DEFERRED"})
+            bind = bind.execution_options(**self.readonly_options())
         async with AsyncSession(bind, expire_on_commit=False) as session:
             try:
                 yield session
@@ -178,7 +231,11 @@ class Store:
                 raise
 
     def _translate(self, exc: DBAPIError) -> BaseException:
-        return from_sqlite(exc.orig, self.path, "writing to") or exc
+        if isinstance(self.location, ServerLocation):
+            from .postgres import from_postgres
+
+            return from_postgres(exc, self.location, "writing to")
+        return from_sqlite(exc.orig, self.location.path, "writing to") or exc
 
     # --- lifetime -----------------------------------------------------------------------
 

@@ -8,6 +8,9 @@
   for the two ``workflows`` columns that TMWS stores that way). No CHECK constraint, as in
   TMWS; unknown values are refused on the way in, never written.
 - ``HexUUID``: TMWS's ``UUID`` columns (licence tables): 32-char hex without dashes.
+
+On PostgreSQL the same Python values use native types: ``timestamptz`` for datetimes,
+``jsonb`` for JSON and ``uuid`` for the ``UUID`` columns (still returned as 32-char hex).
 """
 
 import enum
@@ -57,8 +60,12 @@ def new_hex_id() -> str:
             return value
 
 
+def _on_postgres(dialect: Dialect) -> bool:
+    return dialect.name == "postgresql"
+
+
 class UTCDateTime(TypeDecorator[datetime]):
-    """UTC text without offset on disk, aware UTC datetimes in Python.
+    """UTC text without offset on SQLite, ``timestamptz`` on PostgreSQL; aware UTC in Python.
 
     A naive datetime is taken to be UTC already (TMWS writes ``datetime.utcnow()``); an aware
     one is converted to UTC first, so 12:00+09:00 is stored as 03:00, never as 12:00.
@@ -67,28 +74,39 @@ class UTCDateTime(TypeDecorator[datetime]):
     impl = DateTime
     cache_ok = True
 
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        return dialect.type_descriptor(DateTime(timezone=_on_postgres(dialect)))
+
     def process_bind_param(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
         if not isinstance(value, datetime):
             raise TypeError(f"expected a datetime, got {type(value).__name__}: {value!r}")
-        if value.tzinfo is not None:
-            value = value.astimezone(UTC)
-        return value.replace(tzinfo=None)
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        # timestamptz keeps the instant; SQLite's text keeps TMWS's offset-free format.
+        return value if _on_postgres(dialect) else value.replace(tzinfo=None)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        return value.replace(tzinfo=UTC)
+        # PostgreSQL answers in the session's time zone; SQLite's text has none (it is UTC).
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
 class JSONValue(TypeDecorator[Any]):
-    """Any JSON value, stored as ``json.dumps`` text; Python ``None`` is stored as SQL NULL."""
+    """Any JSON value, stored as ``json.dumps`` text (``jsonb`` on PostgreSQL).
+
+    Python ``None`` is stored as SQL NULL, not as the JSON ``null``.
+    """
 
     impl = JSON
     cache_ok = True
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if _on_postgres(dialect):
+            from sqlalchemy.dialects.postgresql import JSONB
+
+            return dialect.type_descriptor(JSONB(none_as_null=True))
         return dialect.type_descriptor(JSON(none_as_null=True))
 
 
@@ -153,6 +171,13 @@ class HexUUID(TypeDecorator[str]):
 
     def __init__(self) -> None:
         super().__init__(length=32)
+
+    def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
+        if _on_postgres(dialect):
+            from sqlalchemy.dialects.postgresql import UUID
+
+            return dialect.type_descriptor(UUID(as_uuid=False))  # binds and reads strings
+        return dialect.type_descriptor(CHAR(32))
 
     def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
         if value is None:

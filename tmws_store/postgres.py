@@ -1,0 +1,247 @@
+"""The PostgreSQL back end: engines, DDL and ``init()`` for a ``postgresql+psycopg://`` URL.
+
+The same 42 models, with native types (``jsonb``, ``timestamptz``, ``uuid``; see ``types``),
+and the same ``init()`` contract as for a SQLite file:
+
+1. Warm path: one query reads the stamp, a comment on the ``agents`` table that names
+   tmws_store's application id and schema version. "Ours, current": done. (A comment, not a
+   bookkeeping table: the schema keeps exactly the 42 tables, as the SQLite file does.)
+2. Slow path, in ONE transaction (PostgreSQL's DDL is transactional): take an advisory lock,
+   so that of many processes starting at once exactly one creates while the others wait and
+   then find the stamp; look again; create every table and index and write the stamp. A
+   crash or an error anywhere rolls it all back.
+3. Refused, with nothing changed: a newer schema version, a comment that is not ours, or a
+   schema that already holds tables without our stamp (another application's data).
+
+psycopg (``pip install 'tmws-store[postgres]'``) serves both the sync and the async engine.
+It is imported only when a PostgreSQL store is first used.
+"""
+
+import re
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Boolean, Connection, Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.schema import CreateColumn
+
+from . import schema
+from .errors import (
+    DatabaseLockedError,
+    ForeignDatabaseError,
+    MigrationError,
+    NewerSchemaError,
+    ReadOnlyStoreError,
+    StorageFullError,
+    StoreError,
+)
+from .paths import ServerLocation
+
+if TYPE_CHECKING:
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from .startup import InitReport
+
+__all__ = [
+    "STAMP_TABLE",
+    "from_postgres",
+    "initialise",
+    "make_async_engine",
+    "make_sync_engine",
+    "read_stamp",
+    "stamp_text",
+]
+
+STAMP_TABLE = "agents"  # the table whose comment holds the stamp; every version has it
+_STAMP = re.compile(r"tmws_store application_id=(\d+) schema_version=(\d+)")
+_READ_STAMP = text(
+    "SELECT obj_description(to_regclass(format('%I.%I', current_schema(), "
+    f"'{STAMP_TABLE}')), 'pg_class')"
+)
+
+
+def stamp_text(version: int) -> str:
+    """The comment that marks a schema as tmws_store's, at ``version``."""
+    return f"tmws_store application_id={schema.APPLICATION_ID} schema_version={int(version)}"
+
+
+# --- DDL ------------------------------------------------------------------------------------
+
+
+@compiles(CreateColumn, "postgresql")
+def _boolean_defaults_as_booleans(element: CreateColumn[Any], compiler: Any, **kw: Any) -> str:
+    """TMWS's DDL gives some BOOLEAN columns ``DEFAULT 1``; PostgreSQL wants ``true``.
+
+    SQLite's DDL keeps TMWS's text; only PostgreSQL's is spelled this way.
+    """
+    sql: str = compiler.visit_create_column(element, **kw)
+    column = element.element
+    if isinstance(column.type, Boolean) and column.server_default is not None:
+        sql = re.sub(r"DEFAULT '?1'?", "DEFAULT true", sql)
+        sql = re.sub(r"DEFAULT '?0'?", "DEFAULT false", sql)
+    return sql
+
+
+# --- engines --------------------------------------------------------------------------------
+
+
+def _connect_args(busy_timeout: float) -> dict[str, Any]:
+    # lock_timeout plays SQLite's busy timeout: how long a statement waits for another
+    # session's lock (the advisory lock of init() included) before failing.
+    return {"options": f"-c lock_timeout={int(busy_timeout * 1000)}", "connect_timeout": 10}
+
+
+def _require_psycopg() -> None:
+    try:
+        import psycopg  # noqa: F401
+    except ImportError:
+        raise StoreError(
+            "PostgreSQL stores need psycopg, which is not installed: "
+            "pip install 'tmws-store[postgres]'"
+        ) from None
+
+
+def make_sync_engine(location: ServerLocation, *, busy_timeout: float) -> Engine:
+    """A psycopg engine on the database at ``location``."""
+    _require_psycopg()
+    return create_engine(location.url, connect_args=_connect_args(busy_timeout))
+
+
+def make_async_engine(location: ServerLocation, *, busy_timeout: float) -> "AsyncEngine":
+    """The same on psycopg's async mode."""
+    from sqlalchemy.ext.asyncio import create_async_engine
+
+    _require_psycopg()
+    return create_async_engine(location.url, connect_args=_connect_args(busy_timeout))
+
+
+def from_postgres(exc: DBAPIError, location: ServerLocation, doing: str) -> BaseException:
+    """The tmws_store error for a PostgreSQL error met while ``doing``, else ``exc`` itself.
+
+    Classified by SQLSTATE, never by message text.
+    """
+    where = location.shown
+    state = getattr(exc.orig, "sqlstate", None) or ""
+    if state == "55P03":  # lock_not_available: lock_timeout ran out
+        return DatabaseLockedError(
+            f"another session held a lock on {where} for longer than the busy timeout while "
+            f"{doing} it; the transaction was rolled back. Try again, or raise busy_timeout."
+        )
+    if state.startswith("53"):  # insufficient resources: disk full, out of memory
+        return StorageFullError(
+            f"{where} ran out of resources while {doing} it ({exc.orig}); the transaction "
+            "was rolled back."
+        )
+    if state == "25006":  # read_only_sql_transaction
+        return ReadOnlyStoreError(
+            f"a read-only session on {where} tried to write ({str(exc.orig).strip()}); "
+            "nothing was changed. Write in a session opened without readonly=True."
+        )
+    if state == "42501":  # insufficient_privilege
+        return ReadOnlyStoreError(
+            f"{where} refused the write while {doing} it ({str(exc.orig).strip()}); nothing "
+            "was changed. The database role needs to own the schema's tables (or be granted "
+            "CREATE on the schema, for init())."
+        )
+    return exc
+
+
+# --- init() ---------------------------------------------------------------------------------
+
+
+def read_stamp(conn: Connection) -> tuple[int, int] | None:
+    """``(application id, schema version)`` from the stamp; None when there is no comment.
+
+    Raises ForeignDatabaseError for a comment that is not a tmws_store stamp.
+    """
+    comment = conn.execute(_READ_STAMP).scalar()
+    if comment is None:
+        return None
+    match = _STAMP.fullmatch(comment)
+    if match is None:
+        raise ForeignDatabaseError(
+            f"the {STAMP_TABLE!r} table of this database carries a comment that is not "
+            f"tmws_store's ({comment[:60]!r}): it belongs to another program. Nothing was "
+            "changed; point the store at another database or schema."
+        )
+    return int(match[1]), int(match[2])
+
+
+def _existing_tables(conn: Connection) -> list[str]:
+    return list(
+        conn.execute(
+            text(
+                "SELECT table_name FROM information_schema.tables "
+                "WHERE table_schema = current_schema() ORDER BY table_name"
+            )
+        ).scalars()
+    )
+
+
+def _classify(conn: Connection, where: str, target: int) -> str:
+    """``"current"`` or ``"fresh"``; raises for what is not ours or cannot be brought up."""
+    stamp = read_stamp(conn)
+    if stamp is not None:
+        app_id, version = stamp
+        if app_id != schema.APPLICATION_ID:
+            raise ForeignDatabaseError(
+                f"{where} is stamped by another program (application id {app_id:#x}); "
+                "nothing was changed."
+            )
+        if version > target:
+            raise NewerSchemaError(
+                f"{where} has schema version {version}, written by a newer tmws_store; this "
+                f"version knows up to {target}. Upgrade tmws_store (pip install -U "
+                "tmws-store); the database was left untouched."
+            )
+        if version < target:
+            raise MigrationError(
+                f"{where} has schema version {version}; this tmws_store has no PostgreSQL "
+                f"migration to version {target}. Nothing was changed."
+            )
+        return "current"
+    tables = _existing_tables(conn)
+    if tables:
+        shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
+        raise ForeignDatabaseError(
+            f"the schema of {where} already holds tables ({shown}) but no tmws_store stamp; "
+            "tmws_store left it untouched. Use an empty database (or schema), or move data "
+            "in with `tmws-store copy`."
+        )
+    return "fresh"
+
+
+def initialise(
+    engine: Engine, location: ServerLocation, *, target: int = schema.SCHEMA_VERSION
+) -> "InitReport":
+    """Bring the database at ``location`` to schema version ``target`` (module docstring)."""
+    from .models import TMWSModel
+    from .startup import InitReport
+
+    where = location.shown
+    current = InitReport(path=None, url=where, action="current", schema_version=target)
+    try:
+        with engine.connect() as conn:  # warm path: one query, then the read ends
+            stamp = read_stamp(conn)
+        if stamp == (schema.APPLICATION_ID, target):
+            return current
+        with engine.begin() as conn:
+            # Held until this transaction ends: concurrent starters queue here, one at a time.
+            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": schema.APPLICATION_ID})
+            if _classify(conn, where, target) == "current":
+                return current  # another process finished first
+            TMWSModel.metadata.create_all(conn, checkfirst=False)
+            # The table name is ours and constant; the comment is a literal we built.
+            conn.exec_driver_sql(f"COMMENT ON TABLE {STAMP_TABLE} IS '{stamp_text(target)}'")
+    except DBAPIError as exc:
+        translated = from_postgres(exc, location, "initialising")
+        if translated is exc:
+            raise StoreError(f"{where}: {str(exc.orig).strip()}") from exc
+        raise translated from exc
+    return InitReport(
+        path=None,
+        url=where,
+        action="created",
+        schema_version=target,
+        tables_created=schema.snapshot_tables(),
+    )
