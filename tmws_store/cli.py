@@ -5,11 +5,13 @@
     tmws-store status         tables, schema version, size, journal mode, permissions, backups
     tmws-store verify         read-only check; exits 1 when anything is missing or wrong
     tmws-store backup [DEST]  a consistent copy (beside the file unless DEST is given)
+    tmws-store copy --from A --to B   every row of store A into the empty store B, checked
 
-Every command takes ``--db PATH`` (default: where ``Store()`` looks) and ``--json``, before
-or after the command name. Exit status: 0 when all is well; 1 when the file is missing
-(``status``, ``backup``), has problems (``verify``) or cannot be used (an error: one line on
-stderr, no traceback); 2 for bad usage (also one line).
+Every command takes ``--db PATH`` or ``--db URL`` (default: where ``Store()`` looks) and
+``--json``, before or after the command name; ``copy`` names its two stores itself. Exit
+status: 0 when all is well; 1 when the file is missing (``status``, ``backup``), has problems
+(``verify``) or cannot be used (an error: one line on stderr, no traceback); 2 for bad usage
+(also one line). ``status``, ``verify`` and ``backup`` read SQLite files only.
 
 Each command is a function taking the ``Store`` and the parsed arguments and returning a
 ``Result``: the JSON data, the text for people, and the exit status. ``main`` prints one or
@@ -28,8 +30,8 @@ from typing import Any, NoReturn
 
 from .backup import backup_name, backup_to, list_backups
 from .errors import NotADatabaseError, StoreError, from_sqlite
-from .models import TMWSModel
-from .schema import APPLICATION_ID
+from .paths import ServerLocation
+from .schema import APPLICATION_ID, table_names
 from .store import Store
 
 __all__ = ["main"]
@@ -47,8 +49,8 @@ class Result:
 
 
 def _expected_tables() -> int:
-    # Counted from the models, so the CLI can never disagree with what init() creates.
-    return len(TMWSModel.metadata.tables)
+    # What init() creates, so the CLI can never disagree with it (and needs no model class).
+    return len(table_names())
 
 
 def _plain(record: Any) -> dict[str, Any]:
@@ -62,6 +64,8 @@ def _plain(record: Any) -> dict[str, Any]:
 def cmd_path(store: Store, args: argparse.Namespace) -> Result:
     """Where the database is and which setting chose it; never opens the file."""
     where = store.location
+    if isinstance(where, ServerLocation):
+        return Result({"url": where.shown, "source": where.source}, where.describe())
     data = {"path": str(where.path), "source": where.source, "exists": where.path.exists()}
     return Result(data, where.describe())
 
@@ -82,7 +86,7 @@ def cmd_status(store: Store, args: argparse.Namespace) -> Result:
     if not path.is_file():
         raise NotADatabaseError(f"{path} is not a regular file", path=path)
     tables, app_id, version, journal = _read_header(path)
-    expected = {str(name) for name in TMWSModel.metadata.tables}
+    expected = set(table_names())
     backups = list_backups(path)
     file_stat, dir_stat = path.stat(), path.parent.stat()
     data = {
@@ -182,7 +186,8 @@ class ProgressBar:
 
     WIDTH = 30
 
-    def __init__(self) -> None:
+    def __init__(self, label: str = "backup") -> None:
+        self.label = label
         self.enabled = sys.stderr.isatty()
         self.drawn = False
 
@@ -191,7 +196,7 @@ class ProgressBar:
             return
         filled = self.WIDTH * done // total
         bar = "#" * filled + "." * (self.WIDTH - filled)
-        sys.stderr.write(f"\rbackup [{bar}] {100 * done // total:3d}%")
+        sys.stderr.write(f"\r{self.label} [{bar}] {100 * done // total:3d}%")
         sys.stderr.flush()
         self.drawn = True
 
@@ -233,6 +238,36 @@ def cmd_backup(store: Store, args: argparse.Namespace) -> Result:
     return Result(data, f"backup written to {written}")
 
 
+def _open(where: str) -> Store:
+    """A store for ``--db`` or a copy side: a URL when it has a scheme, else a file path."""
+    return Store(url=where) if "://" in where else Store(where)
+
+
+def cmd_copy(store: Store, args: argparse.Namespace) -> Result:
+    """Copy every row of ``--from`` into the empty ``--to``, and check each one arrived.
+
+    Either side is a file path or a URL (``sqlite:///...``, ``postgresql+psycopg://...``).
+    Both are brought current with ``init()`` first. ``--db`` plays no part.
+    """
+    from .transfer import copy_store
+
+    bars = {"copy": ProgressBar("copy "), "check": ProgressBar("check")}
+
+    def progress(step: str, done: int, total: int) -> None:
+        if step == "check":
+            bars["copy"].finish()
+        bars[step](done, total)
+
+    with _open(args.source) as source, _open(args.target) as target:
+        try:
+            report = copy_store(source, target, progress=progress)
+        finally:
+            for bar in bars.values():
+                bar.finish()
+    data = {"from": report.source, "to": report.destination, "rows": report.rows}
+    return Result(data, report.summary())
+
+
 Command = Callable[[Store, argparse.Namespace], Result]
 
 COMMANDS: dict[str, tuple[Command, str]] = {
@@ -241,6 +276,7 @@ COMMANDS: dict[str, tuple[Command, str]] = {
     "status": (cmd_status, "tables, schema version, size, journal mode, permissions, backups"),
     "verify": (cmd_verify, "read-only check against the models; exit status 1 on problems"),
     "backup": (cmd_backup, "write a consistent copy of the database"),
+    "copy": (cmd_copy, "copy every row into an empty store (SQLite file or PostgreSQL)"),
 }
 
 
@@ -260,7 +296,11 @@ def _common_options(*, keep_earlier: bool) -> argparse.ArgumentParser:
     # must not overwrite a value given before the name with its default, hence SUPPRESS.
     default = {"default": argparse.SUPPRESS} if keep_earlier else {}
     options.add_argument(
-        "--db", metavar="PATH", help="the database file (default: as Store() finds it)", **default
+        "--db",
+        metavar="PATH|URL",
+        help="the database file, or a sqlite:/// or postgresql+psycopg:// URL "
+        "(default: as Store() finds it)",
+        **default,
     )
     options.add_argument("--json", action="store_true", help="print JSON", **default)
     return options
@@ -290,6 +330,17 @@ def build_parser() -> argparse.ArgumentParser:
                 metavar="DEST",
                 help="a new file, or a folder to put the copy in (default: beside the database)",
             )
+        if name == "copy":
+            command.add_argument(
+                "--from", dest="source", required=True, metavar="A", help="path or URL to copy"
+            )
+            command.add_argument(
+                "--to",
+                dest="target",
+                required=True,
+                metavar="B",
+                help="path or URL of an empty store",
+            )
     return parser
 
 
@@ -307,7 +358,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exit_.code if isinstance(exit_.code, int) else 2
     run = COMMANDS[args.command][0]
     try:
-        with Store(args.db) as store:
+        with _open(args.db) if args.db else Store() as store:
             result = run(store, args)
     except (StoreError, OSError, sqlite3.Error) as exc:
         print(f"{PROG} {args.command}: {_one_line(exc)}", file=sys.stderr)

@@ -179,11 +179,12 @@ class Store:
     def readonly_options(self) -> dict[str, Any]:
         """Execution options that begin a read-only transaction on this store's engines.
 
-        SQLite: a plain deferred ``BEGIN``, which never takes the write lock. PostgreSQL:
-        ``BEGIN READ ONLY``, which refuses writes.
+        SQLite: a plain deferred ``BEGIN``, which never takes the write lock and reads one
+        snapshot. PostgreSQL: a ``READ ONLY`` transaction, which refuses writes, at
+        ``REPEATABLE READ``, so that it too reads one snapshot from start to end.
         """
         if isinstance(self.location, ServerLocation):
-            return {"postgresql_readonly": True}
+            return {"postgresql_readonly": True, "isolation_level": "REPEATABLE READ"}
         return {BEGIN_OPTION: "DEFERRED"}
 
     @contextmanager

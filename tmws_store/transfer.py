@@ -1,0 +1,226 @@
+"""Move every row of one store into another, empty one, and check that each row arrived.
+
+``copy_store(source, destination)`` is what ``tmws-store copy --from A --to B`` runs; either
+side is a SQLite file or a PostgreSQL database, so it moves a team from one to the other in
+both directions. The rules:
+
+- Both stores are brought current with ``init()`` first (an old TMWS source file is adopted,
+  after its backup, as at any start). The destination must hold no row at all: a copy never
+  merges into, or overwrites, data that is already there.
+- The source is read in one read-only transaction, a consistent snapshot even while agents
+  keep writing to it. The destination is written in ONE transaction: a failure anywhere (a
+  value the destination refuses, a full disk, a kill) leaves it as empty as it was.
+- Values travel as Python values through the models' column types, so each side keeps its
+  own formats (UTC text and JSON text on SQLite; ``timestamptz``, ``jsonb`` and ``uuid`` on
+  PostgreSQL). Enum columns travel as the stored strings, so a value TMWS wrote that is not a
+  member today is copied as it is instead of stopping the copy.
+- Tables go parents first. A table that refers to itself (a memory's parent memory, a task's
+  parent task) is written with those references empty, then they are filled in, so the
+  order of its rows never matters.
+- Before the commit every row is read back from the destination by its primary key and
+  compared, column by column, with the source row; the first difference stops the copy.
+"""
+
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from sqlalchemy import Column, Connection, MetaData, String, Table, func, select, tuple_
+from sqlalchemy.exc import DBAPIError
+
+from .errors import StoreError
+from .types import StrEnumType
+
+if TYPE_CHECKING:
+    from .store import Store
+
+__all__ = ["CopyError", "CopyReport", "Progress", "copy_store"]
+
+# Called with (step, rows done, rows in all); step is "copy" or "check".
+Progress = Callable[[str, int, int], None]
+
+BATCH_ROWS = 500  # rows per INSERT and per read-back; composite keys stay far below any limit
+
+
+class CopyError(StoreError):
+    """A copy that could not be finished; the destination was left as it was."""
+
+
+@dataclass(frozen=True)
+class CopyReport:
+    """What ``copy_store`` moved: rows per table, each read back and found equal."""
+
+    source: str
+    destination: str
+    rows: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def total(self) -> int:
+        return sum(self.rows.values())
+
+    def summary(self) -> str:
+        """One line for people."""
+        tables = sum(1 for count in self.rows.values() if count)
+        return (
+            f"copied {self.total} rows of {tables} tables from {self.source} to "
+            f"{self.destination}; every row read back and checked"
+        )
+
+
+def _transfer_table(table: Table) -> Table:
+    """``table`` with enum columns as plain strings, and no defaults or foreign keys.
+
+    Nothing is added on the way (no default, no ``onupdate`` timestamp): a row arrives as it
+    was stored, and an enum value that is no longer a member is not refused.
+    """
+    columns = [
+        Column(
+            column.name,
+            String() if isinstance(column.type, StrEnumType) else column.type,
+            key=column.key,
+            primary_key=column.primary_key,
+        )
+        for column in table.columns
+    ]
+    return Table(table.name, MetaData(), *columns)
+
+
+def _self_references(table: Table) -> list[str]:
+    """Keys of the columns by which ``table`` refers to its own rows."""
+    keys = [fk.parent.key for fk in table.foreign_keys if fk.column.table is table]
+    for key in keys:
+        if not table.c[key].nullable:
+            # Cannot be written empty first; no TMWS table has such a column.
+            raise CopyError(f"{table.name}.{key} refers to its own table and is NOT NULL")
+    return keys
+
+
+def _batches(conn: Connection, table: Table) -> Iterator[list[dict[str, Any]]]:
+    key = [column for column in table.columns if column.primary_key]
+    result = conn.execution_options(yield_per=BATCH_ROWS).execute(select(table).order_by(*key))
+    for rows in result.mappings().partitions():
+        yield [dict(row) for row in rows]
+
+
+def _key_of(table: Table) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    keys = [column.key for column in table.columns if column.primary_key]
+    return lambda row: tuple(row[k] for k in keys)
+
+
+def _refuse_if_not_empty(conn: Connection, tables: Sequence[Table], where: str) -> None:
+    for table in tables:
+        if conn.execute(select(func.count()).select_from(table)).scalar():
+            raise CopyError(
+                f"the destination {where} already holds rows (table {table.name}); a copy "
+                "goes only into an empty store. Nothing was changed."
+            )
+
+
+def _check_table(
+    src: Connection, dst: Connection, table: Table, tick: Callable[[int], None]
+) -> int:
+    """Compare every source row with the destination row of the same key; returns the count."""
+    key_of = _key_of(table)
+    key_columns = [column for column in table.columns if column.primary_key]
+    checked = 0
+    for rows in _batches(src, table):
+        keys = [key_of(row) for row in rows]
+        found = {
+            key_of(dict(row)): dict(row)
+            for row in dst.execute(select(table).where(tuple_(*key_columns).in_(keys))).mappings()
+        }
+        for key, row in zip(keys, rows, strict=True):
+            arrived = found.get(key)
+            if arrived is None:
+                raise CopyError(f"{table.name} row {key} is missing from the destination")
+            for name, value in row.items():
+                if arrived[name] != value:
+                    raise CopyError(
+                        f"{table.name} row {key}: column {name} arrived as {arrived[name]!r}, "
+                        f"not {value!r}"
+                    )
+        checked += len(rows)
+        tick(len(rows))
+    copied = dst.execute(select(func.count()).select_from(table)).scalar()
+    if copied != checked:
+        raise CopyError(f"{table.name}: {copied} rows in the destination, {checked} in the source")
+    return checked
+
+
+def copy_store(
+    source: "Store", destination: "Store", *, progress: Progress | None = None
+) -> CopyReport:
+    """Copy every row of ``source`` into the empty ``destination`` (module docstring)."""
+    from .models import TMWSModel
+
+    source.init()
+    destination.init()
+    tables = [_transfer_table(table) for table in TMWSModel.metadata.sorted_tables]
+    self_refs = {table.name: _self_references(table) for table in TMWSModel.metadata.sorted_tables}
+    src_where, dst_where = source.where, destination.where
+    report = CopyReport(src_where, dst_where)
+    read = source.engine.execution_options(**source.readonly_options())
+    try:
+        with read.connect() as src, destination.engine.begin() as dst:
+            _refuse_if_not_empty(dst, tables, dst_where)
+            counts = {
+                table.name: src.execute(select(func.count()).select_from(table)).scalar() or 0
+                for table in tables
+            }
+            total, done = sum(counts.values()), 0
+
+            def tick(step: str, rows: int) -> None:
+                nonlocal done
+                done += rows
+                if progress is not None:
+                    progress(step, done, total)
+
+            for table in tables:
+                _copy_table(src, dst, table, self_refs[table.name], lambda n: tick("copy", n))
+            done = 0
+            for table in tables:
+                report.rows[table.name] = _check_table(src, dst, table, lambda n: tick("check", n))
+    except DBAPIError as exc:
+        raise CopyError(
+            f"copying {src_where} to {dst_where} failed, so nothing was written: "
+            f"{' '.join(str(exc.orig).split())}"
+        ) from exc
+    return report
+
+
+def _copy_table(
+    src: Connection,
+    dst: Connection,
+    table: Table,
+    self_refs: list[str],
+    tick: Callable[[int], None],
+) -> None:
+    """Insert every row of ``table``; its references to its own rows are filled in after."""
+    patches: list[dict[str, Any]] = []
+    key_names = [column.key for column in table.columns if column.primary_key]
+    for rows in _batches(src, table):
+        if self_refs:
+            for row in rows:
+                if any(row[ref] is not None for ref in self_refs):
+                    patch = {f"k_{k}": row[k] for k in key_names}
+                    patch.update({f"v_{ref}": row[ref] for ref in self_refs})
+                    patches.append(patch)
+                    row.update(dict.fromkeys(self_refs))
+        try:
+            dst.execute(table.insert(), rows)
+        except DBAPIError as exc:
+            raise CopyError(
+                f"the destination refused a row of {table.name} (between keys "
+                f"{_key_of(table)(rows[0])} and {_key_of(table)(rows[-1])}): "
+                f"{' '.join(str(exc.orig).split())}. Nothing was written."
+            ) from exc
+        tick(len(rows))
+    if patches:
+        from sqlalchemy import bindparam
+
+        update = (
+            table.update()
+            .where(*(table.c[k] == bindparam(f"k_{k}") for k in key_names))
+            .values({ref: bindparam(f"v_{ref}") for ref in self_refs})
+        )
+        dst.execute(update, patches)
