@@ -54,9 +54,16 @@ __all__ = [
 
 STAMP_TABLE = "agents"  # the table whose comment holds the stamp; every version has it
 _STAMP = re.compile(r"tmws_store application_id=(\d+) schema_version=(\d+)")
+# Plain catalog tables, read with the statement's snapshot like any query. (obj_description
+# over to_regclass() looks the table up through the backend's catalog cache instead, which an
+# advisory lock does not refresh: a process that waited for another's first run could then
+# miss the stamp yet see the new tables, and refuse a store that was just made.)
 _READ_STAMP = text(
-    "SELECT obj_description(to_regclass(format('%I.%I', current_schema(), "
-    f"'{STAMP_TABLE}')), 'pg_class')"
+    "SELECT d.description FROM pg_class c "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "LEFT JOIN pg_description d "
+    "ON d.objoid = c.oid AND d.classoid = 'pg_class'::regclass AND d.objsubid = 0 "
+    f"WHERE n.nspname = current_schema() AND c.relname = '{STAMP_TABLE}'"
 )
 
 
@@ -154,7 +161,7 @@ def read_stamp(conn: Connection) -> tuple[int, int] | None:
 
     Raises ForeignDatabaseError for a comment that is not a tmws_store stamp.
     """
-    comment = conn.execute(_READ_STAMP).scalar()
+    comment = conn.execute(_READ_STAMP).scalar()  # None: no such table, or no comment
     if comment is None:
         return None
     match = _STAMP.fullmatch(comment)

@@ -133,7 +133,9 @@ class Agent(TMWSModel, table=True):
     verification_records: list["VerificationRecord"] = relationship("agent", cascade_delete=True)
     trust_history: list["TrustScoreHistory"] = relationship("agent", cascade_delete=True)
     license_keys: list["LicenseKey"] = relationship(
-        primaryjoin="func.replace(Agent.id, '-', '') == foreign(LicenseKey.agent_id)",
+        # The forms differ (see LicenseKey.agent): compared as dashless text on both sides.
+        primaryjoin="func.replace(Agent.id, '-', '') == "
+        "func.replace(cast(foreign(LicenseKey.agent_id), String), '-', '')",
         viewonly=True,
     )
     token_consumptions: list["TokenConsumption"] = relationship("agent", cascade_delete=True)

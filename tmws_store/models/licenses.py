@@ -68,9 +68,11 @@ class LicenseKey(TMWSModel, table=True):
     revoked_reason: str | None = Field(default=None, sa_type=Text)
 
     # TMWS stores the agent's uuid here as 32-char hex, agents.id holds it dashed: match the
-    # two forms explicitly (see the module docstring).
+    # two forms explicitly (see the module docstring). Both sides become dashless text: on
+    # PostgreSQL the column is a native uuid, whose text form has dashes.
     agent: Optional["Agent"] = relationship(
-        primaryjoin="foreign(LicenseKey.agent_id) == func.replace(Agent.id, '-', '')",
+        primaryjoin="func.replace(cast(foreign(LicenseKey.agent_id), String), '-', '') == "
+        "func.replace(Agent.id, '-', '')",
         viewonly=True,
     )
     usage_records: list["LicenseKeyUsage"] = relationship("license_key", cascade_delete=True)
