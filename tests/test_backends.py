@@ -427,3 +427,25 @@ def test_file_only_operations_say_so(pg_store: Store, tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="has no file"):
         _ = pg_store.path
     assert not (tmp_path / "copy.db").exists()
+
+
+def test_the_command_line_takes_a_postgresql_url(postgres_url: str, capsys) -> None:
+    from tmws_store.cli import main
+
+    with_password = postgres_url.replace("tmws@", "tmws:sekrit@")  # trust auth ignores it
+    assert main(["init", "--db", with_password, "--json"]) == 0
+    report = json.loads(capsys.readouterr().out)
+    assert (report["action"], report["path"], len(report["tables_created"])) == (
+        "created",
+        None,
+        42,
+    )
+    assert main(["--db", with_password, "init"]) == 0
+    assert capsys.readouterr().out.endswith(": current, schema version 1\n")
+    assert main(["path", "--db", with_password]) == 0
+    hidden = postgres_url.replace("tmws@", "tmws:***@")
+    assert capsys.readouterr().out == f"{hidden} (given as the url argument)\n"
+    assert main(["status", "--db", with_password]) == 1  # file-only: one clear line
+    captured = capsys.readouterr()
+    assert captured.err.startswith("tmws-store status: ") and "PostgreSQL store" in captured.err
+    assert "sekrit" not in captured.out + captured.err
