@@ -21,12 +21,14 @@ both directions. The rules:
   compared, column by column, with the source row; the first difference stops the copy.
 """
 
+import math
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Column, Connection, MetaData, String, Table, func, select, tuple_
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy import Column, Connection, MetaData, String, Table, bindparam, func, select, tuple_
+from sqlalchemy.exc import DBAPIError, StatementError
 
 from .errors import StoreError
 from .types import StrEnumType
@@ -107,6 +109,36 @@ def _key_of(table: Table) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
     return lambda row: tuple(row[k] for k in keys)
 
 
+# What reading or writing one value can raise: the database's refusal, or a stored value the
+# column type cannot read (JSON that is not JSON, a date that is not a date) or write.
+_VALUE_ERRORS = (StatementError, ValueError, TypeError)
+
+
+def _one_line(exc: BaseException) -> str:
+    # The original error alone: SQLAlchemy's text would add the statement and every bound
+    # value of the batch (password hashes among them) to the message.
+    detail = exc.orig if isinstance(exc, StatementError) and exc.orig is not None else exc
+    return " ".join(str(detail).split())
+
+
+@contextmanager
+def _failing_names(table: Table, step: str) -> Iterator[None]:
+    """Turn an error met while ``step``-ing ``table`` into a CopyError that names the table."""
+    try:
+        yield
+    except _VALUE_ERRORS as exc:
+        raise CopyError(
+            f"{step} table {table.name} failed, so nothing was written: {_one_line(exc)}"
+        ) from exc
+
+
+def _same(a: Any, b: Any) -> bool:
+    """Equal, counting NaN as equal to NaN (a float column may hold it on PostgreSQL)."""
+    if isinstance(a, float) and isinstance(b, float) and math.isnan(a) and math.isnan(b):
+        return True
+    return bool(a == b)
+
+
 def _refuse_if_not_empty(conn: Connection, tables: Sequence[Table], where: str) -> None:
     for table in tables:
         if conn.execute(select(func.count()).select_from(table)).scalar():
@@ -134,7 +166,7 @@ def _check_table(
             if arrived is None:
                 raise CopyError(f"{table.name} row {key} is missing from the destination")
             for name, value in row.items():
-                if arrived[name] != value:
+                if not _same(arrived[name], value):
                     raise CopyError(
                         f"{table.name} row {key}: column {name} arrived as {arrived[name]!r}, "
                         f"not {value!r}"
@@ -176,14 +208,16 @@ def copy_store(
                     progress(step, done, total)
 
             for table in tables:
-                _copy_table(src, dst, table, self_refs[table.name], lambda n: tick("copy", n))
+                with _failing_names(table, "copying"):
+                    _copy_table(src, dst, table, self_refs[table.name], lambda n: tick("copy", n))
             done = 0
             for table in tables:
-                report.rows[table.name] = _check_table(src, dst, table, lambda n: tick("check", n))
+                with _failing_names(table, "checking"):
+                    checked = _check_table(src, dst, table, lambda n: tick("check", n))
+                report.rows[table.name] = checked
     except DBAPIError as exc:
         raise CopyError(
-            f"copying {src_where} to {dst_where} failed, so nothing was written: "
-            f"{' '.join(str(exc.orig).split())}"
+            f"copying {src_where} to {dst_where} failed, so nothing was written: {_one_line(exc)}"
         ) from exc
     return report
 
@@ -208,16 +242,14 @@ def _copy_table(
                     row.update(dict.fromkeys(self_refs))
         try:
             dst.execute(table.insert(), rows)
-        except DBAPIError as exc:
+        except _VALUE_ERRORS as exc:
             raise CopyError(
-                f"the destination refused a row of {table.name} (between keys "
+                f"a row of {table.name} could not be written (between keys "
                 f"{_key_of(table)(rows[0])} and {_key_of(table)(rows[-1])}): "
-                f"{' '.join(str(exc.orig).split())}. Nothing was written."
+                f"{_one_line(exc)}. Nothing was written."
             ) from exc
         tick(len(rows))
     if patches:
-        from sqlalchemy import bindparam
-
         update = (
             table.update()
             .where(*(table.c[k] == bindparam(f"k_{k}") for k in key_names))
