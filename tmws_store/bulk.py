@@ -53,7 +53,14 @@ def _datetime_text(value: datetime | None) -> str | None:
 
 
 def _json_text(value: Any) -> str | None:
-    return None if value is None else json.dumps(value)
+    """``json.dumps`` text, as ``JSONValue`` stores it."""
+    if value is None:
+        return None
+    if not value and type(value) in (dict, list):
+        # Most JSON columns of a new row hold their empty default; json.dumps would build a
+        # new encoder for each of them just to write these two characters.
+        return "{}" if type(value) is dict else "[]"
+    return json.dumps(value)
 
 
 def _converter(column: Column[Any]) -> Callable[[Any], Any] | None:
@@ -111,8 +118,11 @@ def insert_many(
         return 0
     with engine.begin() as conn:
         if engine.dialect.name == "sqlite":
+            # tuple(list), not tuple(generator): for 24 columns it is measurably cheaper.
             params = [
-                tuple(convert(values[attr]) if convert else values[attr] for attr, convert in plan)
+                tuple(
+                    [convert(values[attr]) if convert else values[attr] for attr, convert in plan]
+                )
                 for values in validated
             ]
             conn.exec_driver_sql(sql, params)
