@@ -223,3 +223,19 @@ def test_json_schema_is_available() -> None:
     assert {"content", "agent_id", "namespace", "access_level", "metadata_json"} <= set(
         schema["properties"]
     )
+
+
+def test_new_ids_are_random_uuid4_in_tmws_forms() -> None:
+    import uuid
+
+    from tmws_store.types import new_hex_id, new_id
+
+    dashed = [new_id() for _ in range(5000)]
+    hexes = [new_hex_id() for _ in range(5000)]
+    assert len(set(dashed)) == len(set(hexes)) == 5000
+    for value in dashed:
+        parsed = uuid.UUID(value)
+        assert (str(parsed), parsed.version, parsed.variant) == (value, 4, uuid.RFC_4122)
+    for value in hexes:
+        parsed = uuid.UUID(value)
+        assert (parsed.hex, parsed.version, parsed.variant) == (value, 4, uuid.RFC_4122)

@@ -14,6 +14,7 @@ On PostgreSQL the same Python values use native types: ``timestamptz`` for datet
 """
 
 import enum
+import os
 import re
 import uuid
 from datetime import UTC, datetime
@@ -42,9 +43,22 @@ def utc_now() -> datetime:
     return datetime.now(UTC)
 
 
+def _uuid4_hex() -> str:
+    """The 32 hex digits of a random (version 4, RFC 4122 variant) uuid.
+
+    What ``uuid.uuid4().hex`` gives, without building a ``UUID`` object: its checks were
+    half the cost of validating a row on the bulk path.
+    """
+    value = int.from_bytes(os.urandom(16))
+    value = (value & ~(0xC000 << 48)) | (0x8000 << 48)  # variant: RFC 4122
+    value = (value & ~(0xF000 << 64)) | (4 << 76)  # version: 4 (random)
+    return f"{value:032x}"
+
+
 def new_id() -> str:
     """A new primary key as TMWS makes them: a dashed uuid4 string (36 characters)."""
-    return str(uuid.uuid4())
+    h = _uuid4_hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
 # A value matching this would be turned into a number by a column of NUMERIC affinity (TMWS
@@ -55,7 +69,7 @@ _NUMERIC_LOOKING = re.compile(r"^[0-9]+(e[0-9]+)?$")
 def new_hex_id() -> str:
     """A new 32-char hex uuid4, as TMWS stores its ``UUID`` columns, never numeric-looking."""
     while True:
-        value = uuid.uuid4().hex
+        value = _uuid4_hex()
         if not _NUMERIC_LOOKING.match(value):
             return value
 
