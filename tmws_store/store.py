@@ -23,7 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from .backup import Progress, backup_to
-from .engine import BEGIN_OPTION, make_async_engine, make_sync_engine
+from .engine import async_engine_for, engine_for, readonly_options
 from .errors import StoreError, from_sqlite
 from .paths import Location, ServerLocation, resolve_location
 from .startup import InitReport, initialise
@@ -101,8 +101,9 @@ class Store:
     def init(self) -> InitReport:
         """Create the schema, complete an older or partial file, or confirm it is current.
 
-        Cheap when the file is current (two header reads). Raises a ``StoreError`` subclass, leaving
-        the file untouched, for a file that is not ours or is from a newer version.
+        Cheap when current (two header reads of a file, one query on PostgreSQL). Raises a
+        ``StoreError`` subclass, leaving the database untouched, for one that is not ours or
+        is from a newer version.
         """
         if isinstance(self.location, ServerLocation):
             from . import postgres
@@ -151,41 +152,21 @@ class Store:
 
     @property
     def engine(self) -> Engine:
-        """The sync SQLAlchemy engine (created on first use)."""
+        """The sync SQLAlchemy engine, sqlite3 or psycopg (created on first use)."""
         if self._engine is None:
-            if isinstance(self.location, ServerLocation):
-                from . import postgres
-
-                self._engine = postgres.make_sync_engine(
-                    self.location, busy_timeout=self.busy_timeout
-                )
-            else:
-                self._engine = make_sync_engine(self.location.path, busy_timeout=self.busy_timeout)
+            self._engine = engine_for(self.location, busy_timeout=self.busy_timeout)
         return self._engine
 
     @property
     def async_engine(self) -> "AsyncEngine":
         """The async SQLAlchemy engine, aiosqlite or psycopg's async mode (created on first use)."""
         if self._async_engine is None:
-            timeout = self.busy_timeout
-            if isinstance(self.location, ServerLocation):
-                from . import postgres
-
-                self._async_engine = postgres.make_async_engine(self.location, busy_timeout=timeout)
-            else:
-                self._async_engine = make_async_engine(self.location.path, busy_timeout=timeout)
+            self._async_engine = async_engine_for(self.location, busy_timeout=self.busy_timeout)
         return self._async_engine
 
     def readonly_options(self) -> dict[str, Any]:
-        """Execution options that begin a read-only transaction on this store's engines.
-
-        SQLite: a plain deferred ``BEGIN``, which never takes the write lock and reads one
-        snapshot. PostgreSQL: a ``READ ONLY`` transaction, which refuses writes, at
-        ``REPEATABLE READ``, so that it too reads one snapshot from start to end.
-        """
-        if isinstance(self.location, ServerLocation):
-            return {"postgresql_readonly": True, "isolation_level": "REPEATABLE READ"}
-        return {BEGIN_OPTION: "DEFERRED"}
+        """Options that begin a read-only transaction (see ``engine.readonly_options``)."""
+        return readonly_options(self.location)
 
     @contextmanager
     def session(self, *, readonly: bool = False) -> Iterator[Session]:
