@@ -95,6 +95,15 @@ def copy_reference(source: Path, dest_dir: Path) -> Path:
     return dest
 
 
+def all_rows(path: Path, tables: set[str]) -> dict[str, list]:
+    """Every row of the named tables of a SQLite file, sorted: for before/after comparisons."""
+    con = sqlite3.connect(path)
+    try:
+        return {t: sorted(con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}
+    finally:
+        con.close()
+
+
 @pytest.fixture
 def ref42_copy(tmp_path: Path) -> Path:
     """A temp copy of the complete 42-table TMWS reference database."""

@@ -20,7 +20,7 @@ from sqlmodel import select
 from tmws_store import DatabaseLockedError, Memory, Store
 
 from ._procs import Workers, model_table_names
-from .conftest import REF34, copy_reference
+from .conftest import REF34, all_rows, copy_reference
 
 # Each worker starts every round's file at the barrier; the paths are in SYNC/paths.json.
 INIT_WORKER = """
@@ -41,14 +41,6 @@ def tables_and_integrity(path: Path) -> tuple[set[str], str]:
     try:
         names = {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
         return names, con.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        con.close()
-
-
-def all_rows(path: Path, tables: set[str]) -> dict[str, list]:
-    con = sqlite3.connect(path)
-    try:
-        return {t: sorted(con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}
     finally:
         con.close()
 

@@ -16,7 +16,7 @@ import pytest
 from tmws_store import APPLICATION_ID, Memory, StorageFullError, Store
 
 from ._procs import model_table_names
-from .conftest import REF34, copy_reference
+from .conftest import REF34, all_rows, copy_reference
 
 LIMITED = textwrap.dedent(
     """
@@ -65,14 +65,6 @@ def integrity(path: Path) -> str:
     con = sqlite3.connect(path)
     try:
         return con.execute("PRAGMA integrity_check").fetchone()[0]
-    finally:
-        con.close()
-
-
-def all_rows(path: Path, names: set[str]) -> dict[str, list]:
-    con = sqlite3.connect(path)
-    try:
-        return {t: sorted(con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in names}
     finally:
         con.close()
 
