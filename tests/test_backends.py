@@ -449,3 +449,32 @@ def test_the_command_line_takes_a_postgresql_url(postgres_url: str, capsys) -> N
     captured = capsys.readouterr()
     assert captured.err.startswith("tmws-store status: ") and "PostgreSQL store" in captured.err
     assert "sekrit" not in captured.out + captured.err
+
+
+def test_a_role_that_may_not_create_tables_is_told_so_and_nothing_is_made(
+    postgres_url: str,
+) -> None:
+    role = f"reader_{postgres_url.rsplit('_', 1)[-1]}"  # roles are per server: one per test
+    psql(postgres_url, f"CREATE ROLE {role} LOGIN", "REVOKE CREATE ON SCHEMA public FROM PUBLIC")
+    as_reader = postgres_url.replace("//tmws@", f"//{role}@")
+    try:
+        with Store(url=as_reader) as store, pytest.raises(ReadOnlyStoreError, match="CREATE"):
+            store.init()
+        tables = "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'public'"
+        assert psql(postgres_url, tables) == [(0,)]
+    finally:
+        psql(postgres_url, f"DROP OWNED BY {role}", f"DROP ROLE {role}")
+
+
+def test_a_server_that_does_not_answer_is_one_clear_error(postgres_server) -> None:
+    import socket
+
+    with socket.socket() as probe:  # a port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql+psycopg://tmws:sekrit@127.0.0.1:{port}/tmws"
+    with Store(url=url) as store, pytest.raises(StoreError) as failed:
+        store.init()
+    message = str(failed.value)
+    assert f"127.0.0.1:{port}/tmws" in message and "refused" in message.lower()
+    assert "sekrit" not in message
