@@ -478,3 +478,21 @@ def test_a_server_that_does_not_answer_is_one_clear_error(postgres_server) -> No
     message = str(failed.value)
     assert f"127.0.0.1:{port}/tmws" in message and "refused" in message.lower()
     assert "sekrit" not in message
+
+
+def test_a_schema_chosen_in_the_url_holds_the_store(postgres_url: str) -> None:
+    psql(postgres_url, "CREATE SCHEMA team_a")
+    in_team_a = f"{postgres_url}?options=-csearch_path%3Dteam_a"
+    with Store(url=in_team_a, busy_timeout=2.5) as store:
+        assert store.init().action == "created"
+        with store.session() as session:
+            session.add(Agent(agent_id="athena", display_name="Athena"))
+        with store.engine.connect() as conn:  # the URL's options and ours both apply
+            assert conn.exec_driver_sql("SHOW search_path").scalar() == "team_a"
+            assert conn.exec_driver_sql("SHOW lock_timeout").scalar() == "2500ms"
+    where = "SELECT table_schema, count(*) FROM information_schema.tables GROUP BY 1"
+    counts = dict(psql(postgres_url, where))
+    assert counts.get("team_a") == 42 and "public" not in counts
+    assert psql(postgres_url, "SELECT agent_id FROM team_a.agents") == [("athena",)]
+    with Store(url=postgres_url) as public:  # the same database, another schema: a new store
+        assert public.init().action == "created"

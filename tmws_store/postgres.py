@@ -92,10 +92,16 @@ def _boolean_defaults_as_booleans(element: CreateColumn[Any], compiler: Any, **k
 # --- engines --------------------------------------------------------------------------------
 
 
-def _connect_args(busy_timeout: float) -> dict[str, Any]:
+def _connect_args(location: ServerLocation, busy_timeout: float) -> dict[str, Any]:
     # lock_timeout plays SQLite's busy timeout: how long a statement waits for another
-    # session's lock (the advisory lock of init() included) before failing.
-    return {"options": f"-c lock_timeout={int(busy_timeout * 1000)}", "connect_timeout": 10}
+    # session's lock (the advisory lock of init() included) before failing. It is added to
+    # the URL's own ``options`` (a search_path choosing the schema, say), which these
+    # arguments would otherwise replace.
+    ours = f"-c lock_timeout={int(busy_timeout * 1000)}"
+    theirs = location.url.query.get("options")
+    theirs = " ".join(theirs) if isinstance(theirs, tuple) else theirs
+    options = f"{theirs} {ours}" if theirs else ours
+    return {"options": options, "connect_timeout": 10}
 
 
 def _require_psycopg() -> None:
@@ -111,7 +117,7 @@ def _require_psycopg() -> None:
 def make_sync_engine(location: ServerLocation, *, busy_timeout: float) -> Engine:
     """A psycopg engine on the database at ``location``."""
     _require_psycopg()
-    return create_engine(location.url, connect_args=_connect_args(busy_timeout))
+    return create_engine(location.url, connect_args=_connect_args(location, busy_timeout))
 
 
 def make_async_engine(location: ServerLocation, *, busy_timeout: float) -> "AsyncEngine":
@@ -119,7 +125,7 @@ def make_async_engine(location: ServerLocation, *, busy_timeout: float) -> "Asyn
     from sqlalchemy.ext.asyncio import create_async_engine
 
     _require_psycopg()
-    return create_async_engine(location.url, connect_args=_connect_args(busy_timeout))
+    return create_async_engine(location.url, connect_args=_connect_args(location, busy_timeout))
 
 
 def from_postgres(exc: DBAPIError, location: ServerLocation, doing: str) -> BaseException:
