@@ -2,6 +2,7 @@
 
     python benchmarks/run.py            # everything (builds a 1 GB file and 1,000,000 rows)
     python benchmarks/run.py --quick    # smaller big-file and big-table cases, for a quick look
+    python benchmarks/run.py --postgres postgresql+psycopg://me@host/empty_db   # adds PostgreSQL
 
 Prints a Markdown table. Nothing here asserts: the README quotes the table and says which
 machine it came from. Scratch files go to a temporary folder that is removed at the end.
@@ -294,9 +295,81 @@ def bench_newest(scratch: Scratch, total: int, repeat: int) -> None:
     print(f"query plan: {plan}")
 
 
+def bench_postgres(url: str, repeat: int) -> None:
+    """Start-up and bulk writes on PostgreSQL; ``url`` names an empty database, left as found."""
+    import psycopg
+    import psycopg.types.json
+
+    store = Store(url=url)
+    if store.init().action != "created":
+        raise SystemExit(f"--postgres needs an empty database; {store.where} was not")
+    plain = store.location.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    engine = create_engine(store.location.url)
+    try:
+        with engine.connect() as conn:  # connected once, as a long-running program is
+
+            def create_all_current() -> None:
+                TMWSModel.metadata.create_all(conn)  # reflects what exists, creates nothing
+
+            base = median_seconds(create_all_current, repeat=repeat)
+        ours = median_seconds(store.init, repeat=repeat)  # the store's engine is connected too
+        record("PostgreSQL: warm `init()`", "`create_all()` on a current schema", base, ours,
+               "report")  # fmt: skip
+
+        def raw_connect() -> None:
+            with psycopg.connect(plain) as conn:
+                conn.execute("SELECT 1").fetchall()
+
+        def new_store() -> None:
+            with Store(url=url) as fresh:
+                fresh.init()
+
+        base = median_seconds(raw_connect, repeat=repeat)
+        ours = median_seconds(new_store, repeat=repeat)
+        record("PostgreSQL: a new `Store(url).init()`", "psycopg connect + `SELECT 1`", base,
+               ours, "report")  # fmt: skip
+
+        rows = memory_rows(10_000)
+        memories = Memory.__table__
+        columns = [c.name for c in memories.columns]
+
+        def empty() -> None:
+            with engine.begin() as conn:
+                conn.exec_driver_sql("TRUNCATE memories CASCADE")  # its children are empty
+
+        def bulk() -> None:
+            store.insert_many(Memory, rows)
+
+        # The baseline: the same rows as stored, read back, sent with psycopg's executemany.
+        bulk()
+        with psycopg.connect(plain) as conn:
+            params = conn.execute(f"SELECT {', '.join(columns)} FROM memories").fetchall()
+        wrapped = [tuple(psycopg.types.json.Jsonb(v) if isinstance(v, dict | list) else v
+                         for v in row) for row in params]  # fmt: skip
+        marks = ", ".join(["%s"] * len(columns))
+        sql = f"INSERT INTO memories ({', '.join(columns)}) VALUES ({marks})"
+
+        def raw_insert() -> None:
+            with psycopg.connect(plain) as conn, conn.cursor() as cursor:
+                cursor.executemany(sql, wrapped)
+
+        base = median_seconds(raw_insert, repeat=max(3, repeat // 3), setup=empty)
+        ours = median_seconds(bulk, repeat=max(3, repeat // 3), setup=empty)
+        record("PostgreSQL: insert 10,000 memories, `insert_many`", "psycopg `executemany`",
+               base, ours, "report")  # fmt: skip
+        empty()
+    finally:
+        engine.dispose()
+        store.close()
+        with psycopg.connect(plain, autocommit=True) as conn:  # leave the database empty
+            conn.execute("DROP SCHEMA public CASCADE")
+            conn.execute("CREATE SCHEMA public")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="smaller big cases")
+    parser.add_argument("--postgres", metavar="URL", help="also measure on this empty database")
     args = parser.parse_args()
     big_mb, big_rows, repeat = (64, 100_000, 5) if args.quick else (1024, 1_000_000, 15)
     root = Path(tempfile.mkdtemp(prefix="tmws-bench-"))
@@ -308,6 +381,8 @@ def main() -> None:
         bench_inserts(scratch, max(3, repeat // 3))
         bench_big_file(scratch, big_mb, repeat * 2)
         bench_newest(scratch, big_rows, repeat * 4)
+        if args.postgres:
+            bench_postgres(args.postgres, repeat)
     finally:
         shutil.rmtree(root)
     print()

@@ -234,7 +234,8 @@ def initialise(
     where = location.shown
     current = InitReport(path=None, url=where, action="current", schema_version=target)
     try:
-        with engine.connect() as conn:  # warm path: one query, then the read ends
+        # Warm path: one query. In autocommit, so that no BEGIN and ROLLBACK travel with it.
+        with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             stamp = read_stamp(conn)
         if stamp == (schema.APPLICATION_ID, target):
             return current
