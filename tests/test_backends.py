@@ -496,3 +496,24 @@ def test_a_schema_chosen_in_the_url_holds_the_store(postgres_url: str) -> None:
     assert psql(postgres_url, "SELECT agent_id FROM team_a.agents") == [("athena",)]
     with Store(url=postgres_url) as public:  # the same database, another schema: a new store
         assert public.init().action == "created"
+
+
+def test_tables_this_role_cannot_see_still_make_the_schema_not_ours(postgres_url: str) -> None:
+    role = f"app_{postgres_url.rsplit('_', 1)[-1]}"
+    psql(
+        postgres_url,
+        f"CREATE ROLE {role} LOGIN",
+        f"GRANT CREATE ON SCHEMA public TO {role}",
+        "CREATE TABLE payroll (id int)",  # the superuser's, with no grant to the role
+    )
+    as_app = postgres_url.replace("//tmws@", f"//{role}@")
+    try:
+        with Store(url=as_app) as store, pytest.raises(ForeignDatabaseError, match="payroll"):
+            store.init()
+        names = (
+            "SELECT relname FROM pg_class "
+            "WHERE relkind = 'r' AND relnamespace = 'public'::regnamespace"
+        )
+        assert psql(postgres_url, names) == [("payroll",)]
+    finally:
+        psql(postgres_url, f"DROP OWNED BY {role}", f"DROP ROLE {role}")

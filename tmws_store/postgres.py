@@ -181,11 +181,18 @@ def read_stamp(conn: Connection) -> tuple[int, int] | None:
 
 
 def _existing_tables(conn: Connection) -> list[str]:
+    """Tables, views and the like in the current schema, whoever owns them.
+
+    Read from pg_class: information_schema shows only what this role has privileges on, so
+    another application's tables could look like an empty schema.
+    """
     return list(
         conn.execute(
             text(
-                "SELECT table_name FROM information_schema.tables "
-                "WHERE table_schema = current_schema() ORDER BY table_name"
+                "SELECT c.relname FROM pg_class c "
+                "JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p', 'v', 'm', 'f') "
+                "ORDER BY c.relname"
             )
         ).scalars()
     )
@@ -228,7 +235,6 @@ def initialise(
     engine: Engine, location: ServerLocation, *, target: int = schema.SCHEMA_VERSION
 ) -> "InitReport":
     """Bring the database at ``location`` to schema version ``target`` (module docstring)."""
-    from .models import TMWSModel
     from .startup import InitReport
 
     where = location.shown
@@ -244,6 +250,8 @@ def initialise(
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": schema.APPLICATION_ID})
             if _classify(conn, where, target) == "current":
                 return current  # another process finished first
+            from .models import TMWSModel  # only now: a warm start needs no model class
+
             TMWSModel.metadata.create_all(conn, checkfirst=False)
             # The table name is ours and constant; the comment is a literal we built.
             conn.exec_driver_sql(f"COMMENT ON TABLE {STAMP_TABLE} IS '{stamp_text(target)}'")
