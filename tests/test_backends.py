@@ -422,11 +422,45 @@ def test_without_psycopg_the_error_says_what_to_install(postgres_url: str) -> No
 def test_file_only_operations_say_so(pg_store: Store, tmp_path: Path) -> None:
     with pytest.raises(StoreError, match="PostgreSQL store"):
         pg_store.backup(tmp_path / "copy.db")
-    with pytest.raises(StoreError, match="PostgreSQL store"):
-        pg_store.verify()
     with pytest.raises(StoreError, match="has no file"):
         _ = pg_store.path
     assert not (tmp_path / "copy.db").exists()
+
+
+def test_verify_compares_the_schema_with_the_models_and_writes_nothing(
+    postgres_url: str, capsys
+) -> None:
+    from tmws_store.cli import main
+
+    with Store(url=postgres_url) as empty:  # never initialised: verify must not create
+        report = empty.verify()
+    assert (report.ok, len(report.missing_tables), report.application_id) == (False, 42, 0)
+    assert psql(postgres_url, "SELECT count(*) FROM pg_class WHERE relkind = 'r' "
+                "AND relnamespace = 'public'::regnamespace") == [(0,)]  # fmt: skip
+
+    with Store(url=postgres_url) as store:
+        store.init()
+        report = store.verify()
+    assert report.ok and report.ours and report.problems() == [], report.problems()
+    assert (report.path, report.url, report.quick_check) == (None, postgres_url, None)
+    assert main(["verify", "--db", postgres_url]) == 0
+    assert capsys.readouterr().out == f"{postgres_url}: ok (42 tables)\n"
+
+    psql(
+        postgres_url,
+        "DROP INDEX ix_memories_agent_id",
+        "ALTER TABLE memories DROP COLUMN summary",
+        "CREATE TABLE notes (id int)",
+    )
+    assert main(["verify", "--db", postgres_url]) == 1
+    out = capsys.readouterr().out.splitlines()
+    assert out == [
+        f"{postgres_url}: 2 problem(s)",
+        "missing column memories.summary",
+        "missing index ix_memories_agent_id",
+    ]
+    with Store(url=postgres_url) as store:
+        assert store.verify().extra_tables == ["notes"]
 
 
 def test_the_command_line_takes_a_postgresql_url(postgres_url: str, capsys) -> None:

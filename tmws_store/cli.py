@@ -11,7 +11,7 @@ Every command takes ``--db PATH`` or ``--db URL`` (default: where ``Store()`` lo
 ``--json``, before or after the command name; ``copy`` names its two stores itself. Exit
 status: 0 when all is well; 1 when the file is missing (``status``, ``backup``), has problems
 (``verify``) or cannot be used (an error: one line on stderr, no traceback); 2 for bad usage
-(also one line). ``status``, ``verify`` and ``backup`` read SQLite files only.
+(also one line). ``status`` and ``backup`` read SQLite files only.
 
 Each command is a function taking the ``Store`` and the parsed arguments and returning a
 ``Result``: the JSON data, the text for people, and the exit status. ``main`` prints one or
@@ -156,7 +156,8 @@ def cmd_verify(store: Store, args: argparse.Namespace) -> Result:
     report = store.verify()
     data = _plain(report) | {"ok": report.ok, "problems": report.problems()}
     if report.ok:
-        text = f"{store.path}: ok ({_expected_tables()} tables, quick_check ok)"
+        checked = ", quick_check ok" if report.quick_check is not None else ""
+        text = f"{store.where}: ok ({_expected_tables()} tables{checked})"
         notes = []
         if report.extra_tables:
             notes.append(f"other tables kept: {', '.join(report.extra_tables)}")
@@ -171,8 +172,8 @@ def cmd_verify(store: Store, args: argparse.Namespace) -> Result:
         text = "\n".join([text, *(f"note: {note}" for note in notes)])
     else:
         problems = report.problems()
-        text = "\n".join([f"{store.path}: {len(problems)} problem(s)", *problems])
-        if report.application_id == 0:  # an unstamped TMWS file: init() completes it
+        text = "\n".join([f"{store.where}: {len(problems)} problem(s)", *problems])
+        if report.application_id == 0 and report.path is not None:  # init() completes it
             text += f"\n`{PROG} init` adds what is missing, after a backup"
     return Result(data, text, 0 if report.ok else 1)
 

@@ -119,11 +119,12 @@ class Store:
             self.init()
 
     def verify(self) -> "VerifyReport":
-        """A read-only check of the file against the models; never writes."""
-        from .verify import verify_file
+        """A read-only check of the file (or PostgreSQL schema) against the models; never writes."""
+        from .verify import verify_file, verify_server
 
-        location = self._file("is checked by PostgreSQL itself; verify() reads SQLite files")
-        return verify_file(location.path, busy_timeout=self.busy_timeout)
+        if isinstance(self.location, ServerLocation):
+            return verify_server(self.engine, self.location)
+        return verify_file(self.location.path, busy_timeout=self.busy_timeout)
 
     def backup(self, dest: str | os.PathLike[str], *, progress: Progress | None = None) -> Path:
         """A consistent copy of the database at ``dest`` (a new file), even while others write."""
