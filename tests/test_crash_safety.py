@@ -17,19 +17,10 @@ from pathlib import Path
 from tmws_store import APPLICATION_ID, Store
 
 from ._procs import TRACED_INIT_CHILD, model_table_names
-from .conftest import REF34, copy_reference
+from .conftest import REF34, all_rows, copy_reference
 
 TRIALS = 15
 WINDOW = 0.5  # seconds after "ready": the slowed adoption commits at about 0.4 s here
-
-
-def snapshot(path: Path, tables: set[str]) -> dict[str, list]:
-    """Every row of ``tables``, in a stable order."""
-    con = sqlite3.connect(path)
-    try:
-        return {t: sorted(con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}
-    finally:
-        con.close()
 
 
 def state(path: Path) -> tuple[set[str], int, str]:
@@ -60,7 +51,7 @@ def test_kill_during_adoption_never_leaves_a_partial_schema(tmp_path: Path) -> N
     (tmp_path / "original").mkdir()
     original = copy_reference(REF34, tmp_path / "original")
     original_tables = state(original)[0]
-    before = snapshot(original, original_tables)
+    before = all_rows(original, original_tables)
     everything = model_table_names()
     rng = random.Random(20261124)
     # One random moment in each of TRIALS equal slices of the window: random, yet spread
@@ -106,15 +97,15 @@ def test_kill_during_adoption_never_leaves_a_partial_schema(tmp_path: Path) -> N
             assert (tables, app_id) in ((original_tables, 0), (everything, APPLICATION_ID)), (
                 f"killed {where}: {len(tables)} tables, application_id {app_id:#x}"
             )
-            assert snapshot(path, original_tables) == before, where
+            assert all_rows(path, original_tables) == before, where
 
             with Store(path) as store:
                 report = store.init()  # finishes the job
             assert report.action == ("current" if app_id else "adopted"), where
             assert state(path) == (everything, APPLICATION_ID, "ok")
-            assert snapshot(path, original_tables) == before
+            assert all_rows(path, original_tables) == before
             if report.backup is not None:
-                assert snapshot(report.backup, original_tables) == before
+                assert all_rows(report.backup, original_tables) == before
     finally:
         for child in pending:  # started ahead for trials a failed check cut short
             child.kill()
