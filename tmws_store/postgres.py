@@ -44,6 +44,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "STAMP_TABLE",
+    "as_store_error",
     "from_postgres",
     "initialise",
     "make_async_engine",
@@ -159,6 +160,17 @@ def from_postgres(exc: DBAPIError, location: ServerLocation, doing: str) -> Base
     return exc
 
 
+def as_store_error(exc: DBAPIError, location: ServerLocation, doing: str) -> StoreError:
+    """``from_postgres``, with any error it does not classify as a plain StoreError.
+
+    For start-up and checks, where every failure is the store's to report in one line.
+    """
+    translated = from_postgres(exc, location, doing)
+    if isinstance(translated, StoreError):
+        return translated
+    return StoreError(f"{location.shown}: {str(exc.orig).strip()}")
+
+
 # --- init() ---------------------------------------------------------------------------------
 
 
@@ -256,10 +268,7 @@ def initialise(
             # The table name is ours and constant; the comment is a literal we built.
             conn.exec_driver_sql(f"COMMENT ON TABLE {STAMP_TABLE} IS '{stamp_text(target)}'")
     except DBAPIError as exc:
-        translated = from_postgres(exc, location, "initialising")
-        if translated is exc:
-            raise StoreError(f"{where}: {str(exc.orig).strip()}") from exc
-        raise translated from exc
+        raise as_store_error(exc, location, "initialising") from exc
     return InitReport(
         path=None,
         url=where,

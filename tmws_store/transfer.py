@@ -98,14 +98,14 @@ def _self_references(table: Table) -> list[str]:
 
 
 def _batches(conn: Connection, table: Table) -> Iterator[list[dict[str, Any]]]:
-    key = [column for column in table.columns if column.primary_key]
-    result = conn.execution_options(yield_per=BATCH_ROWS).execute(select(table).order_by(*key))
+    query = select(table).order_by(*table.primary_key.columns)
+    result = conn.execution_options(yield_per=BATCH_ROWS).execute(query)
     for rows in result.mappings().partitions():
         yield [dict(row) for row in rows]
 
 
 def _key_of(table: Table) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    keys = [column.key for column in table.columns if column.primary_key]
+    keys = [column.key for column in table.primary_key.columns]
     return lambda row: tuple(row[k] for k in keys)
 
 
@@ -153,7 +153,7 @@ def _check_table(
 ) -> int:
     """Compare every source row with the destination row of the same key; returns the count."""
     key_of = _key_of(table)
-    key_columns = [column for column in table.columns if column.primary_key]
+    key_columns = list(table.primary_key.columns)
     checked = 0
     for rows in _batches(src, table):
         keys = [key_of(row) for row in rows]
@@ -195,11 +195,11 @@ def copy_store(
     try:
         with read.connect() as src, destination.engine.begin() as dst:
             _refuse_if_not_empty(dst, tables, dst_where)
-            counts = {
-                table.name: src.execute(select(func.count()).select_from(table)).scalar() or 0
+            total = sum(
+                src.execute(select(func.count()).select_from(table)).scalar() or 0
                 for table in tables
-            }
-            total, done = sum(counts.values()), 0
+            )
+            done = 0
 
             def tick(step: str, rows: int) -> None:
                 nonlocal done
@@ -231,7 +231,7 @@ def _copy_table(
 ) -> None:
     """Insert every row of ``table``; its references to its own rows are filled in after."""
     patches: list[dict[str, Any]] = []
-    key_names = [column.key for column in table.columns if column.primary_key]
+    key_names = [column.key for column in table.primary_key.columns]
     for rows in _batches(src, table):
         if self_refs:
             for row in rows:

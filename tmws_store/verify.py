@@ -167,7 +167,7 @@ def verify_server(engine: "Engine", location: "ServerLocation") -> VerifyReport:
     from sqlalchemy import inspect
     from sqlalchemy.exc import DBAPIError
 
-    from .postgres import from_postgres, read_stamp
+    from .postgres import as_store_error, read_stamp
 
     try:
         with engine.connect().execution_options(postgresql_readonly=True) as conn:
@@ -192,8 +192,5 @@ def verify_server(engine: "Engine", location: "ServerLocation") -> VerifyReport:
                 report, tables, indexes, lambda t: {c["name"] for c in inspector.get_columns(t)}
             )
     except DBAPIError as exc:
-        translated = from_postgres(exc, location, "verifying")
-        if translated is exc:
-            raise StoreError(f"{location.shown}: {str(exc.orig).strip()}") from exc
-        raise translated from exc
+        raise as_store_error(exc, location, "verifying") from exc
     return report
