@@ -53,8 +53,9 @@ TRACED_INIT_CHILD = textwrap.dedent(
     """
     import os, sys, time
     import tmws_store.models  # loaded now, not inside init(): the kill window is init's alone
-    from tmws_store import Store, startup
-    from tmws_store.backup import backup_name, backup_to
+    from tmws_store import Store
+    from tmws_store.backends.sqlite import startup
+    from tmws_store.backends.sqlite.backup import backup_name, backup_to
 
     log = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
@@ -94,7 +95,8 @@ SLOW_INIT_CHILD = textwrap.dedent(
     """
     import sys, time
     import tmws_store.models  # loaded now, not inside init(): the kill window is init's alone
-    from tmws_store import Store, startup
+    from tmws_store import Store
+    from tmws_store.backends.sqlite import startup
     real = startup.connect
     def slow(p, t):
         con = real(p, t)

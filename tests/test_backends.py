@@ -37,7 +37,7 @@ from tmws_store import (
     TaskPriority,
     TMWSModel,
 )
-from tmws_store.postgres import STAMP_TABLE, stamp_text
+from tmws_store.backends.postgresql import STAMP_TABLE, stamp_text
 
 from ._procs import Workers
 from .conftest import REF42, TMWS_TABLES, copy_reference
@@ -479,9 +479,15 @@ def test_the_command_line_takes_a_postgresql_url(postgres_url: str, capsys) -> N
     assert main(["path", "--db", with_password]) == 0
     hidden = postgres_url.replace("tmws@", "tmws:***@")
     assert capsys.readouterr().out == f"{hidden} (given as the url argument)\n"
-    assert main(["status", "--db", with_password]) == 1  # file-only: one clear line
+    assert main(["status", "--db", with_password]) == 0  # the stamp and the tables
     captured = capsys.readouterr()
-    assert captured.err.startswith("tmws-store status: ") and "PostgreSQL store" in captured.err
+    assert "tables:         42 of 42\n" in captured.out
+    assert "schema version: 1\n" in captured.out
+    assert "size:" not in captured.out  # file facts only for a file
+    assert "sekrit" not in captured.out + captured.err
+    assert main(["backup", "--db", with_password]) == 1  # file-only: one clear line
+    captured = capsys.readouterr()
+    assert captured.err.startswith("tmws-store backup: ") and "PostgreSQL store" in captured.err
     assert "sekrit" not in captured.out + captured.err
 
 

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tmws_store import Agent, Store, TMWSModel
-from tmws_store.backup import backup_name, list_backups
+from tmws_store.backends.sqlite.backup import backup_name, list_backups
 from tmws_store.cli import main
 
 ALL = len(TMWSModel.metadata.tables)
@@ -119,7 +119,7 @@ def test_status_reports_tables_version_size_mode_permissions(capsys, tmp_path: P
         "schema version: 1\n",
         f"size:           {db.stat().st_size:,} bytes",
         "journal mode:   wal",
-        "permissions:    file 0o600",
+        "permissions:    file 0600",
         "newest backup:  none",
     ):
         assert expected in out

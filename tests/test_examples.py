@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tmws_store import TMWSModel
-from tmws_store.backup import list_backups
+from tmws_store.backends.sqlite.backup import list_backups
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 ALL = len(TMWSModel.metadata.tables)

@@ -20,8 +20,8 @@ from tmws_store import (
     NewerSchemaError,
     NotADatabaseError,
     Store,
-    startup,
 )
+from tmws_store.backends.sqlite import startup
 from tmws_store.migrations import Migration
 from tmws_store.paths import resolve_location
 

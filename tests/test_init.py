@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy import text
 
-from tmws_store import APPLICATION_ID, SCHEMA_VERSION, Store, StoreError, TMWSModel, startup
+from tmws_store import APPLICATION_ID, SCHEMA_VERSION, Store, StoreError, TMWSModel
+from tmws_store.backends.sqlite import connection, startup
 
 from ._procs import SLOW_INIT_CHILD
 
@@ -81,7 +82,9 @@ def test_warm_start_reads_the_header_and_runs_no_ddl(tmp_path: Path, monkeypatch
     report = Store(path).init()
 
     assert report.action == "current"
-    assert statements == list(startup.IDENTITY_QUERIES)  # two header reads: no DDL, no reflection
+    assert statements == list(
+        connection.IDENTITY_QUERIES
+    )  # two header reads: no DDL, no reflection
     assert pragma(path, "schema_version") == schema_version_before
 
 
@@ -169,9 +172,9 @@ def test_store_closes_its_engines(tmp_path: Path) -> None:
     store = Store(tmp_path / "tmws.db")
     with store.session():
         pass
-    assert store._engine is not None
+    first = store.engine
     store.close()
-    assert store._engine is None
+    assert store.engine is not first  # the old engine was let go; the next use makes another
     # usable again after close
     with store.session() as session:
         assert session.exec(text("SELECT 1")).one() == (1,)  # type: ignore[call-overload]

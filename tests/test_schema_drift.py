@@ -17,8 +17,9 @@ from pathlib import Path
 
 import tmws_store
 from tmws_store import SCHEMA_VERSION
+from tmws_store.backends.sqlite.completion import compile_statements, ddl_text
 from tmws_store.migrations import MIGRATIONS
-from tmws_store.schema import compile_statements, create_statements, ddl_text
+from tmws_store.schema import create_statements
 
 SNAPSHOTS = Path(tmws_store.__file__).parent / "ddl"
 

@@ -11,9 +11,11 @@ Every table class is also the Pydantic schema of its rows::
 """
 
 from importlib import import_module
+from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    CopyError,
     DatabaseLockedError,
     ForeignDatabaseError,
     MigrationError,
@@ -24,17 +26,37 @@ from .errors import (
     StoreError,
     UnsupportedURLError,
 )
+from .paths import Location, ServerLocation
+from .reports import CopyReport, InitReport, StatusReport, VerifyReport
 from .schema import APPLICATION_ID, SCHEMA_VERSION
-from .startup import InitReport
 from .store import Store
 
 __version__ = "0.1.0"
 
-# The model classes and their enums, by defining module. They are imported on first use, all
-# at once: building the 42 classes is most of the cost of importing the package, and a program
-# that only starts the store (the CLI, a health check) needs none of them. Whichever name comes
-# first, ``tmws_store.models`` imports every model module, so the registry is always complete.
-_MODEL_EXPORTS: dict[str, tuple[str, ...]] = {
+# Everything the package exports, by defining module: the one list that __all__ is made of.
+# The first five modules are imported above. The model classes and their enums are imported
+# on first use, all at once: building the 42 classes is most of the cost of importing the
+# package, and a program that only starts the store (the CLI, a health check) needs none of
+# them. Whichever name comes first, ``tmws_store.models`` imports every model module, so the
+# registry is always complete. (The TYPE_CHECKING block below names the same classes for
+# type checkers, which cannot follow a lazy import; a test holds it to this list.)
+_EXPORTS: dict[str, tuple[str, ...]] = {
+    "errors": (
+        "CopyError",
+        "DatabaseLockedError",
+        "ForeignDatabaseError",
+        "MigrationError",
+        "NewerSchemaError",
+        "NotADatabaseError",
+        "ReadOnlyStoreError",
+        "StorageFullError",
+        "StoreError",
+        "UnsupportedURLError",
+    ),
+    "paths": ("Location", "ServerLocation"),
+    "reports": ("CopyReport", "InitReport", "StatusReport", "VerifyReport"),
+    "schema": ("APPLICATION_ID", "SCHEMA_VERSION"),
+    "store": ("Store",),
     "models": ("TMWSModel",),
     "models.agents": (
         "AccessLevel",
@@ -167,14 +189,18 @@ if TYPE_CHECKING:  # the same names, for type checkers and editors
     )
 
 
+_LAZY = {name: module for module, names in _EXPORTS.items() for name in names}
+
+
 def __getattr__(name: str) -> Any:
     """Import the models on first use of any of their names (PEP 562)."""
-    if not any(name in names for names in _MODEL_EXPORTS.values()):
+    if name not in _LAZY:
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    for module_name, names in _MODEL_EXPORTS.items():
-        module = import_module(f".{module_name}", __name__)  # the first imports all 42
-        for exported in names:
-            globals()[exported] = getattr(module, exported)  # later lookups are plain reads
+    for module_name, names in _EXPORTS.items():
+        if module_name.startswith("models"):
+            module = import_module(f".{module_name}", __name__)  # the first imports all 42
+            for exported in names:
+                globals()[exported] = getattr(module, exported)  # later lookups are plain reads
     return globals()[name]
 
 
@@ -182,78 +208,4 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-__all__ = [
-    "APIAuditLog",
-    "APIKey",
-    "APIKeyScope",
-    "APPLICATION_ID",
-    "AccessLevel",
-    "Agent",
-    "AgentNamespace",
-    "AgentStatus",
-    "AgentTeam",
-    "ConnectionStatus",
-    "DatabaseLockedError",
-    "DetectedPattern",
-    "DiscoveredTool",
-    "ExecutionTrace",
-    "ForeignDatabaseError",
-    "InitReport",
-    "LearningPattern",
-    "LicenseKey",
-    "LicenseKeyUsage",
-    "MCPConnection",
-    "Memory",
-    "MemoryConsolidation",
-    "MemoryPattern",
-    "MemorySharing",
-    "MigrationError",
-    "NewerSchemaError",
-    "NotADatabaseError",
-    "PatternUsageHistory",
-    "Persona",
-    "PersonaRole",
-    "PersonaType",
-    "PhaseTemplate",
-    "ReadOnlyStoreError",
-    "RefreshToken",
-    "SCHEMA_VERSION",
-    "SecurityAuditLog",
-    "SecurityEventSeverity",
-    "SecurityEventType",
-    "Skill",
-    "SkillActivation",
-    "SkillMCPTool",
-    "SkillMemoryFilter",
-    "SkillSharedAgent",
-    "SkillSuggestion",
-    "SkillVersion",
-    "StorageFullError",
-    "Store",
-    "StoreError",
-    "TMWSModel",
-    "Task",
-    "TaskComplexity",
-    "TaskPriority",
-    "TaskStatus",
-    "TaskTemplate",
-    "TemplateType",
-    "TierEnum",
-    "TokenConsumption",
-    "ToolDependency",
-    "ToolInstance",
-    "ToolVerificationHistory",
-    "TrustScoreHistory",
-    "UnsupportedURLError",
-    "User",
-    "UserRole",
-    "UserStatus",
-    "VerificationRecord",
-    "Workflow",
-    "WorkflowExecution",
-    "WorkflowExecutionLog",
-    "WorkflowSchedule",
-    "WorkflowStatus",
-    "WorkflowStepExecution",
-    "WorkflowType",
-]
+__all__ = sorted(chain.from_iterable(_EXPORTS.values()))

@@ -20,18 +20,13 @@ the other, so ``--json`` and the text always say the same thing.
 
 import argparse
 import json
-import sqlite3
-import stat
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
-from pathlib import Path
 from typing import Any, NoReturn
 
-from .backup import backup_name, backup_to, list_backups
-from .errors import NotADatabaseError, StoreError, from_sqlite
-from .paths import ServerLocation
-from .schema import APPLICATION_ID, table_names
+from .errors import StoreError
+from .schema import table_names
 from .store import Store
 
 __all__ = ["main"]
@@ -63,11 +58,7 @@ def _plain(record: Any) -> dict[str, Any]:
 
 def cmd_path(store: Store, args: argparse.Namespace) -> Result:
     """Where the database is and which setting chose it; never opens the file."""
-    where = store.location
-    if isinstance(where, ServerLocation):
-        return Result({"url": where.shown, "source": where.source}, where.describe())
-    data = {"path": str(where.path), "source": where.source, "exists": where.path.exists()}
-    return Result(data, where.describe())
+    return Result(store.location.as_dict(), store.location.describe())
 
 
 def cmd_init(store: Store, args: argparse.Namespace) -> Result:
@@ -77,78 +68,46 @@ def cmd_init(store: Store, args: argparse.Namespace) -> Result:
 
 
 def cmd_status(store: Store, args: argparse.Namespace) -> Result:
-    """A quick look at the file, without creating, completing or changing anything."""
-    path = store.path
-    if not path.exists():
+    """A quick look at the store, without creating, completing or changing anything."""
+    report = store.status()
+    where = report.where
+    if not report.exists:
         # Creating the file here would make "status" lie about a fresh install.
-        data = {"path": str(path), "exists": False}
-        return Result(data, f"{path}: no database yet (`{PROG} init` creates it)", 1)
-    if not path.is_file():
-        raise NotADatabaseError(f"{path} is not a regular file", path=path)
-    tables, app_id, version, journal = _read_header(path)
-    expected = set(table_names())
-    backups = list_backups(path)
-    file_stat, dir_stat = path.stat(), path.parent.stat()
-    data = {
-        "path": str(path),
-        "exists": True,
-        "tables": len(tables & expected),
-        "tables_expected": len(expected),
-        "missing_tables": sorted(expected - tables),
-        "other_tables": sorted(tables - expected),
-        "application_id": app_id,
-        "stamped": app_id == APPLICATION_ID,
-        "schema_version": version,
-        "size_bytes": file_stat.st_size,
-        "journal_mode": journal,
-        "permissions": oct(stat.S_IMODE(file_stat.st_mode)),
-        "directory_permissions": oct(stat.S_IMODE(dir_stat.st_mode)),
-        "newest_backup": str(backups[-1]) if backups else None,
-        "backups": len(backups),
+        data = {"path": where, "exists": False}
+        return Result(data, f"{where}: no database yet (`{PROG} init` creates it)", 1)
+    data = _plain(report) | {
+        "stamped": report.stamped,
+        "tables_expected": _expected_tables(),
+        "newest_backup": str(report.newest_backup) if report.newest_backup else None,
+        "backups": len(report.backups),
     }
-    if app_id == APPLICATION_ID:
-        identity = str(version)
-    elif app_id == 0:
-        identity = f"{version} (not stamped by tmws_store yet; `{PROG} init` adopts it)"
+    if report.stamped:
+        identity = str(report.schema_version)
+    elif report.application_id == 0:
+        identity = (
+            f"{report.schema_version} (not stamped by tmws_store yet; `{PROG} init` adopts it)"
+        )
     else:
-        identity = f"{version} (application_id {app_id:#x}: another program's database)"
-    other = f" (and {', '.join(data['other_tables'])})" if data["other_tables"] else ""
-    newest = f"{backups[-1]} ({len(backups)} in all)" if backups else "none"
+        identity = (
+            f"{report.schema_version} (application_id {report.application_id:#x}: another "
+            "program's database)"
+        )
+    other = f" (and {', '.join(report.other_tables)})" if report.other_tables else ""
     lines = [
-        f"database:       {path}",
-        f"tables:         {data['tables']} of {len(expected)}{other}",
+        f"database:       {where}",
+        f"tables:         {report.tables} of {_expected_tables()}{other}",
         f"schema version: {identity}",
-        f"size:           {file_stat.st_size:,} bytes",
-        f"journal mode:   {journal}",
-        f"permissions:    file {data['permissions']}, folder {data['directory_permissions']}",
-        f"newest backup:  {newest}",
     ]
+    if report.size_bytes is not None:  # a file
+        newest = report.newest_backup
+        lines += [
+            f"size:           {report.size_bytes:,} bytes",
+            f"journal mode:   {report.journal_mode}",
+            f"permissions:    file {report.permissions}, folder {report.directory_permissions}",
+            f"newest backup:  {f'{newest} ({len(report.backups)} in all)' if newest else 'none'}",
+        ]
+    lines += [f"warning:        {warning}" for warning in report.warnings]
     return Result(data, "\n".join(lines))
-
-
-def _read_header(path: Path) -> tuple[set[str], int, int, str]:
-    """Table names, application_id, user_version and journal mode, read without writing.
-
-    ``mode=rw`` never creates a missing file, and ``query_only`` refuses any write. Not
-    ``mode=ro``: a read-only connection cannot delete a WAL file's ``-wal`` and ``-shm`` when
-    it closes, so a mere ``status`` would leave them behind.
-    """
-    try:
-        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=rw", uri=True)
-        try:
-            con.execute("PRAGMA query_only = ON")
-            con.execute("PRAGMA trusted_schema = OFF")  # a crafted schema runs no functions
-            rows = con.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
-            tables = {row[0] for row in rows}
-            app_id, version, journal = (
-                con.execute(f"PRAGMA {name}").fetchone()[0]
-                for name in ("application_id", "user_version", "journal_mode")
-            )
-        finally:
-            con.close()
-    except sqlite3.Error as exc:
-        raise from_sqlite(exc, path, "reading") or StoreError(f"{path}: {exc}", path=path) from exc
-    return tables, app_id, version, journal
 
 
 def cmd_verify(store: Store, args: argparse.Namespace) -> Result:
@@ -209,33 +168,13 @@ class ProgressBar:
 
 
 def cmd_backup(store: Store, args: argparse.Namespace) -> Result:
-    """Copy the file as it is now (never creating, completing or changing it).
-
-    This copies with the same function as ``Store.backup``, but without its ``init()``: a
-    backup is what people take *before* letting anything change a file (an old TMWS file
-    would otherwise be adopted first), and a missing file must not be created just to be
-    copied.
-    """
-    source = store.path
-    if not source.is_file():
-        what = "does not exist" if not source.exists() else "is not a regular file"
-        raise NotADatabaseError(f"{source} {what}; there is nothing to back up", path=source)
-    if args.dest is None:
-        dest = backup_name(source, reason="manual")
-    elif Path(args.dest).is_dir():
-        dest = backup_name(source, reason="manual", folder=Path(args.dest))
-    else:
-        dest = Path(args.dest)
+    """Copy the file as it is now (never creating, completing or changing it)."""
     bar = ProgressBar()
     try:
-        written = backup_to(source, dest, progress=bar)
-    except sqlite3.Error as exc:
-        raise from_sqlite(exc, source, "backing up") or StoreError(
-            f"backing up {source}: {exc}", path=source
-        ) from exc
+        written = store.backup(args.dest, progress=bar)
     finally:
         bar.finish()
-    data = {"path": str(source), "backup": str(written), "size_bytes": written.stat().st_size}
+    data = {"path": str(store.path), "backup": str(written), "size_bytes": written.stat().st_size}
     return Result(data, f"backup written to {written}")
 
 
@@ -361,7 +300,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         with _open(args.db) if args.db else Store() as store:
             result = run(store, args)
-    except (StoreError, OSError, sqlite3.Error) as exc:
+    except (StoreError, OSError) as exc:
         print(f"{PROG} {args.command}: {_one_line(exc)}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:

@@ -1,13 +1,16 @@
 """The exceptions tmws_store raises; all derive from ``StoreError``.
 
-Each message names the file (and the table or column, where there is one), says what was
-found and what to do. Whenever one of these is raised at start-up, the file was left as it
-was. Invalid data raises Pydantic's ``ValidationError`` instead, naming the model and field.
+Each message names the store (the file, or the PostgreSQL URL without its password) and the
+table or column where there is one, says what was found and what to do. Whenever one of these
+is raised at start-up, the store was left as it was. Invalid data raises Pydantic's
+``ValidationError`` instead, naming the model and field. Each back end turns its driver's
+errors into these in one function of its own (``backends``).
 """
 
 from pathlib import Path
 
 __all__ = [
+    "CopyError",
     "DatabaseLockedError",
     "ForeignDatabaseError",
     "MigrationError",
@@ -29,23 +32,23 @@ class StoreError(Exception):
 
 
 class NotADatabaseError(StoreError):
-    """The path is not a usable SQLite file: a directory, an unreadable file, or not SQLite."""
+    """Not a usable database: a directory, an unreadable or corrupt file, or not SQLite."""
 
 
 class ForeignDatabaseError(StoreError):
-    """A SQLite file that belongs to another program: another application_id or other tables."""
+    """A database of another program: another stamp, or tables, views or triggers not ours."""
 
 
 class NewerSchemaError(StoreError):
-    """The file was written by a newer tmws_store, whose schema this version cannot know."""
+    """The store was written by a newer tmws_store, whose schema this version cannot know."""
 
 
 class MigrationError(StoreError):
-    """Completing or upgrading the file is impossible without losing data; nothing was changed."""
+    """Completing or upgrading the store is impossible without losing data; nothing changed."""
 
 
 class ReadOnlyStoreError(StoreError):
-    """The store would have to write, but the file or its directory is read-only."""
+    """The store would have to write, but the file, its folder or the database role cannot."""
 
 
 class StorageFullError(StoreError):
@@ -53,54 +56,12 @@ class StorageFullError(StoreError):
 
 
 class DatabaseLockedError(StoreError):
-    """Another process held the write lock for longer than the busy timeout."""
+    """Another connection held the write lock for longer than the busy timeout."""
 
 
 class UnsupportedURLError(StoreError):
-    """A database URL this version cannot open (only SQLite files are supported)."""
+    """A database URL this version cannot open: neither a SQLite file nor PostgreSQL."""
 
 
-def from_sqlite(exc: BaseException, path: Path | str, doing: str) -> StoreError | None:
-    """The tmws_store error for a sqlite3 error met while ``doing`` something, or None.
-
-    Classified by SQLite's own error name (``sqlite_errorname``), never by message text.
-    """
-    name = getattr(exc, "sqlite_errorname", "") or ""
-    where = f"{doing} {path}"
-    if name == "SQLITE_NOTADB":
-        return NotADatabaseError(
-            f"{path} is not a SQLite database (or is encrypted or corrupt); tmws_store left it "
-            "untouched. Move it away or point TMWS_HOME / TMWS_DATABASE_URL elsewhere.",
-            path=path,
-        )
-    if name == "SQLITE_FULL" or (name.startswith("SQLITE_IOERR") and "full" in str(exc)):
-        return StorageFullError(
-            f"the disk is full while {where}; the transaction was rolled back and the file "
-            "still holds its last committed state. Free some space and try again.",
-            path=path,
-        )
-    if name.startswith("SQLITE_IOERR"):
-        return StorageFullError(
-            f"disk I/O error while {where} ({exc}): out of space, over a file size limit or "
-            "a failing disk; the transaction was rolled back. Check the disk and try again.",
-            path=path,
-        )
-    if name.startswith("SQLITE_READONLY"):
-        return ReadOnlyStoreError(
-            f"cannot write while {where}: the file or its folder is read-only ({exc}). "
-            "Make both writable by this user.",
-            path=path,
-        )
-    if name.startswith("SQLITE_CANTOPEN"):
-        return NotADatabaseError(
-            f"cannot open {path} ({exc}): check that it is a readable file and that its folder "
-            "exists and is writable.",
-            path=path,
-        )
-    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
-        return DatabaseLockedError(
-            f"{path} stayed locked by another process for longer than the busy timeout while "
-            f"{doing} it; nothing was changed. Try again, or raise busy_timeout.",
-            path=path,
-        )
-    return None
+class CopyError(StoreError):
+    """A copy between two stores that could not be finished; the destination was left as it was."""

@@ -66,6 +66,10 @@ class Location:
         }[self.source]
         return f"{self.path} ({why})"
 
+    def as_dict(self) -> dict[str, object]:
+        """The same, as data (for ``tmws-store path --json``)."""
+        return {"path": str(self.path), "source": self.source, "exists": self.path.exists()}
+
 
 @dataclass(frozen=True)
 class ServerLocation:
@@ -90,6 +94,10 @@ class ServerLocation:
             "TMWS_DATABASE_URL": "from the TMWS_DATABASE_URL environment variable",
         }[self.source]
         return f"{self.shown} ({why})"
+
+    def as_dict(self) -> dict[str, object]:
+        """The same, as data (for ``tmws-store path --json``)."""
+        return {"url": self.shown, "source": self.source}
 
 
 def _location_from_url(url: str, source: str) -> "Location | ServerLocation":

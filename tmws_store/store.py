@@ -22,20 +22,18 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
-from .backup import Progress, backup_to
-from .engine import async_engine_for, engine_for, readonly_options
-from .errors import StoreError, from_sqlite
+from .backends import BackendName, backend_for
 from .paths import Location, ServerLocation, resolve_location
-from .startup import InitReport, initialise
+from .reports import InitReport
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Mapping
+    from collections.abc import Callable, Iterable, Mapping
 
     from sqlalchemy.ext.asyncio import AsyncEngine
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from .models import TMWSModel
-    from .verify import VerifyReport
+    from .reports import StatusReport, VerifyReport
 
 __all__ = ["DEFAULT_BUSY_TIMEOUT", "Store"]
 
@@ -64,37 +62,26 @@ class Store:
             raise ValueError("busy_timeout must be zero or more seconds")
         self.location: Location | ServerLocation = resolve_location(path, url=url)
         self.busy_timeout = busy_timeout
-        self._engine: Engine | None = None
-        self._async_engine: AsyncEngine | None = None
+        self._backend = backend_for(self.location, busy_timeout=busy_timeout)
         self._ready = False
 
     @property
-    def backend(self) -> str:
+    def backend(self) -> BackendName:
         """``"sqlite"`` for a file, ``"postgresql"`` for a PostgreSQL database."""
-        return "postgresql" if isinstance(self.location, ServerLocation) else "sqlite"
+        return self._backend.name
 
     @property
     def path(self) -> Path:
         """The database file; a PostgreSQL store has none and raises ``StoreError``."""
-        return self._file("has no file").path
+        return self._backend.path
 
     @property
     def where(self) -> str:
         """The file's path, or the PostgreSQL URL without its password: for messages."""
-        if isinstance(self.location, ServerLocation):
-            return self.location.shown
-        return str(self.location.path)
+        return self._backend.shown
 
     def __repr__(self) -> str:
-        if isinstance(self.location, ServerLocation):
-            return f"Store(url={self.where!r})"
-        return f"Store({self.where!r})"
-
-    def _file(self, doing: str) -> Location:
-        """The file's location, or a clear error for a PostgreSQL store that cannot do this."""
-        if isinstance(self.location, ServerLocation):
-            raise StoreError(f"{self!r} is a PostgreSQL store: it {doing}")
-        return self.location
+        return f"<Store {self.backend} {self.where}>"
 
     # --- schema -------------------------------------------------------------------------
 
@@ -105,12 +92,7 @@ class Store:
         ``StoreError`` subclass, leaving the database untouched, for one that is not ours or
         is from a newer version.
         """
-        if isinstance(self.location, ServerLocation):
-            from . import postgres
-
-            report = postgres.initialise(self.engine, self.location)
-        else:
-            report = initialise(self.location, busy_timeout=self.busy_timeout)
+        report = self._backend.initialise()
         self._ready = True
         return report
 
@@ -120,17 +102,26 @@ class Store:
 
     def verify(self) -> "VerifyReport":
         """A read-only check of the file (or PostgreSQL schema) against the models; never writes."""
-        from .verify import verify_file, verify_server
+        return self._backend.verify()
 
-        if isinstance(self.location, ServerLocation):
-            return verify_server(self.engine, self.location)
-        return verify_file(self.location.path, busy_timeout=self.busy_timeout)
+    def status(self) -> "StatusReport":
+        """A quick read-only look (tables, stamp, and the file's size, mode and backups)."""
+        return self._backend.status()
 
-    def backup(self, dest: str | os.PathLike[str], *, progress: Progress | None = None) -> Path:
-        """A consistent copy of the database at ``dest`` (a new file), even while others write."""
-        location = self._file("is backed up with pg_dump, or copied with `tmws-store copy`")
-        self._ensure_ready()
-        return backup_to(location.path, Path(dest), progress=progress)
+    def backup(
+        self,
+        dest: str | os.PathLike[str] | None = None,
+        *,
+        progress: "Callable[[int, int], None] | None" = None,
+    ) -> Path:
+        """A consistent copy of the store file as it is now, even while others write.
+
+        ``dest`` is a new file, or a folder to put the copy in; by default the copy lies
+        beside the file, named after it with the time. Nothing is created, completed or
+        changed (an old TMWS file is copied before anything adopts it). SQLite only: a
+        PostgreSQL store raises ``StoreError`` pointing to pg_dump or ``tmws-store copy``.
+        """
+        return self._backend.backup(None if dest is None else Path(dest), progress=progress)
 
     def insert_many(
         self, model: "type[TMWSModel]", rows: "Iterable[Mapping[str, Any] | TMWSModel]"
@@ -154,20 +145,16 @@ class Store:
     @property
     def engine(self) -> Engine:
         """The sync SQLAlchemy engine, sqlite3 or psycopg (created on first use)."""
-        if self._engine is None:
-            self._engine = engine_for(self.location, busy_timeout=self.busy_timeout)
-        return self._engine
+        return self._backend.engine
 
     @property
     def async_engine(self) -> "AsyncEngine":
         """The async SQLAlchemy engine, aiosqlite or psycopg's async mode (created on first use)."""
-        if self._async_engine is None:
-            self._async_engine = async_engine_for(self.location, busy_timeout=self.busy_timeout)
-        return self._async_engine
+        return self._backend.async_engine
 
     def readonly_options(self) -> dict[str, Any]:
-        """Options that begin a read-only transaction (see ``engine.readonly_options``)."""
-        return readonly_options(self.location)
+        """Execution options that begin a read-only transaction on this store's engines."""
+        return self._backend.readonly_options()
 
     @contextmanager
     def session(self, *, readonly: bool = False) -> Iterator[Session]:
@@ -214,41 +201,41 @@ class Store:
                 raise
 
     def _translate(self, exc: DBAPIError) -> BaseException:
-        if isinstance(self.location, ServerLocation):
-            from .postgres import from_postgres
-
-            return from_postgres(exc, self.location, "writing to")
-        return from_sqlite(exc.orig, self.location.path, "writing to") or exc
+        return self._backend.translate(exc, "writing to")
 
     # --- lifetime -----------------------------------------------------------------------
 
     def close(self) -> None:
         """Close every connection of both engines. The store can be used again afterwards."""
-        if self._engine is not None:
-            self._engine.dispose()
-            self._engine = None
-        if self._async_engine is not None:
+        if self._backend.has_async_engine:
             # The async pool holds aiosqlite connections, each with a thread that keeps the
-            # interpreter alive until closed; closing them needs an event loop.
+            # interpreter alive until closed; closing them needs an event loop of our own.
             import asyncio
 
             try:
                 asyncio.get_running_loop()
             except RuntimeError:
-                engine, self._async_engine = self._async_engine, None
-                asyncio.run(engine.dispose())
+                pass
             else:
                 raise RuntimeError(
                     "Store.close() called inside a running event loop while async connections "
                     "are open; use `await store.aclose()` (or `async with Store(...)`)"
-                ) from None
+                )
+        engine, async_engine = self._backend.take_engines()
+        if engine is not None:
+            engine.dispose()
+        if async_engine is not None:
+            import asyncio
+
+            asyncio.run(async_engine.dispose())
 
     async def aclose(self) -> None:
         """``close()`` for code inside an event loop."""
-        if self._async_engine is not None:
-            engine, self._async_engine = self._async_engine, None
-            await engine.dispose()
-        self.close()
+        engine, async_engine = self._backend.take_engines()
+        if async_engine is not None:
+            await async_engine.dispose()
+        if engine is not None:
+            engine.dispose()
 
     def __enter__(self) -> "Store":
         return self

@@ -24,49 +24,24 @@ both directions. The rules:
 import math
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, Connection, MetaData, String, Table, bindparam, func, select, tuple_
 from sqlalchemy.exc import DBAPIError, StatementError
 
-from .errors import StoreError
+from .errors import CopyError
+from .reports import CopyReport
 from .types import StrEnumType
 
 if TYPE_CHECKING:
     from .store import Store
 
-__all__ = ["CopyError", "CopyReport", "Progress", "copy_store"]
+__all__ = ["Progress", "copy_store"]
 
 # Called with (step, rows done, rows in all); step is "copy" or "check".
 Progress = Callable[[str, int, int], None]
 
 BATCH_ROWS = 500  # rows per INSERT and per read-back; composite keys stay far below any limit
-
-
-class CopyError(StoreError):
-    """A copy that could not be finished; the destination was left as it was."""
-
-
-@dataclass(frozen=True)
-class CopyReport:
-    """What ``copy_store`` moved: rows per table, each read back and found equal."""
-
-    source: str
-    destination: str
-    rows: dict[str, int] = field(default_factory=dict)
-
-    @property
-    def total(self) -> int:
-        return sum(self.rows.values())
-
-    def summary(self) -> str:
-        """One line for people."""
-        tables = sum(1 for count in self.rows.values() if count)
-        return (
-            f"copied {self.total} rows of {tables} tables from {self.source} to "
-            f"{self.destination}; every row read back and checked"
-        )
 
 
 def _transfer_table(table: Table) -> Table:

@@ -25,8 +25,8 @@ from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.schema import CreateColumn
 
-from . import schema
-from .errors import (
+from .. import schema
+from ..errors import (
     DatabaseLockedError,
     ForeignDatabaseError,
     MigrationError,
@@ -35,23 +35,14 @@ from .errors import (
     StorageFullError,
     StoreError,
 )
-from .paths import ServerLocation
+from ..paths import ServerLocation
+from ..reports import InitReport, StatusReport, VerifyReport
+from . import Backend
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-    from .startup import InitReport
-
-__all__ = [
-    "STAMP_TABLE",
-    "as_store_error",
-    "from_postgres",
-    "initialise",
-    "make_async_engine",
-    "make_sync_engine",
-    "read_stamp",
-    "stamp_text",
-]
+__all__ = ["STAMP_TABLE", "PostgreSQLBackend", "read_stamp", "stamp_text"]
 
 STAMP_TABLE = "agents"  # the table whose comment holds the stamp; every version has it
 _STAMP = re.compile(r"tmws_store application_id=(\d+) schema_version=(\d+)")
@@ -77,17 +68,28 @@ def stamp_text(version: int) -> str:
 
 
 @compiles(CreateColumn, "postgresql")
-def _boolean_defaults_as_booleans(element: CreateColumn[Any], compiler: Any, **kw: Any) -> str:
+def _boolean_defaults_as_booleans(element: CreateColumn, compiler: Any, **kw: Any) -> str:
     """TMWS's DDL gives some BOOLEAN columns ``DEFAULT 1``; PostgreSQL wants ``true``.
 
-    SQLite's DDL keeps TMWS's text; only PostgreSQL's is spelled this way.
+    SQLite's DDL keeps TMWS's text; only PostgreSQL's is spelled this way. SQLAlchemy's
+    compiler hooks are global, so the rewrite touches tmws_store's own tables only: another
+    program's metadata in the same process compiles as it always did.
     """
     sql: str = compiler.visit_create_column(element, **kw)
     column = element.element
+    if not _is_ours(column):
+        return sql
     if isinstance(column.type, Boolean) and column.server_default is not None:
         sql = re.sub(r"DEFAULT '?1'?", "DEFAULT true", sql)
         sql = re.sub(r"DEFAULT '?0'?", "DEFAULT false", sql)
     return sql
+
+
+def _is_ours(column: Any) -> bool:
+    from ..models import TMWSModel
+
+    table = getattr(column, "table", None)
+    return getattr(table, "metadata", None) is TMWSModel.metadata
 
 
 # --- engines --------------------------------------------------------------------------------
@@ -113,20 +115,6 @@ def _require_psycopg() -> None:
             "PostgreSQL stores need psycopg, which is not installed: "
             "pip install 'tmws-store[postgres]'"
         ) from None
-
-
-def make_sync_engine(location: ServerLocation, *, busy_timeout: float) -> Engine:
-    """A psycopg engine on the database at ``location``."""
-    _require_psycopg()
-    return create_engine(location.url, connect_args=_connect_args(location, busy_timeout))
-
-
-def make_async_engine(location: ServerLocation, *, busy_timeout: float) -> "AsyncEngine":
-    """The same on psycopg's async mode."""
-    from sqlalchemy.ext.asyncio import create_async_engine
-
-    _require_psycopg()
-    return create_async_engine(location.url, connect_args=_connect_args(location, busy_timeout))
 
 
 def from_postgres(exc: DBAPIError, location: ServerLocation, doing: str) -> BaseException:
@@ -245,10 +233,8 @@ def _classify(conn: Connection, where: str, target: int) -> str:
 
 def initialise(
     engine: Engine, location: ServerLocation, *, target: int = schema.SCHEMA_VERSION
-) -> "InitReport":
+) -> InitReport:
     """Bring the database at ``location`` to schema version ``target`` (module docstring)."""
-    from .startup import InitReport
-
     where = location.shown
     current = InitReport(path=None, url=where, action="current", schema_version=target)
     try:
@@ -262,7 +248,7 @@ def initialise(
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": schema.APPLICATION_ID})
             if _classify(conn, where, target) == "current":
                 return current  # another process finished first
-            from .models import TMWSModel  # only now: a warm start needs no model class
+            from ..models import TMWSModel  # only now: a warm start needs no model class
 
             TMWSModel.metadata.create_all(conn, checkfirst=False)
             # The table name is ours and constant; the comment is a literal we built.
@@ -276,3 +262,99 @@ def initialise(
         schema_version=target,
         tables_created=schema.snapshot_tables(),
     )
+
+
+def verify_server(engine: Engine, location: ServerLocation) -> VerifyReport:
+    """Compare the PostgreSQL schema of the store at ``location`` with the models, read-only."""
+    from sqlalchemy import inspect
+
+    from .model_compare import compare_with_models
+
+    try:
+        with engine.connect().execution_options(postgresql_readonly=True) as conn:
+            app_id, version = read_stamp(conn) or (0, 0)
+            report = VerifyReport(
+                path=None,
+                url=location.shown,
+                application_id=app_id,
+                schema_version=version,
+                journal_mode=None,
+                quick_check=None,
+            )
+            inspector = inspect(conn)
+            tables = set(inspector.get_table_names())
+            indexes = {
+                str(index["name"])
+                for table in tables
+                for index in inspector.get_indexes(table)
+                if index["name"]
+            }
+            compare_with_models(
+                report, tables, indexes, lambda t: {c["name"] for c in inspector.get_columns(t)}
+            )
+    except DBAPIError as exc:
+        raise as_store_error(exc, location, "verifying") from exc
+    return report
+
+
+def status_of(engine: Engine, location: ServerLocation) -> StatusReport:
+    """The stamp and the tables of the store's schema, read in one read-only transaction."""
+    try:
+        with engine.connect().execution_options(postgresql_readonly=True) as conn:
+            app_id, version = read_stamp(conn) or (0, 0)
+            tables = set(_existing_tables(conn))
+    except DBAPIError as exc:
+        raise as_store_error(exc, location, "reading") from exc
+    expected = schema.table_names()
+    return StatusReport(
+        path=None,
+        url=location.shown,
+        exists=True,
+        tables=len(tables & expected),
+        missing_tables=tuple(sorted(expected - tables)),
+        other_tables=tuple(sorted(tables - expected)),
+        application_id=app_id,
+        schema_version=version,
+    )
+
+
+class PostgreSQLBackend(Backend):
+    """A PostgreSQL database (a schema in it), through psycopg, sync and async."""
+
+    name = "postgresql"
+    label = "PostgreSQL"
+    location: ServerLocation
+
+    @property
+    def shown(self) -> str:
+        return self.location.shown
+
+    def _make_engine(self) -> Engine:
+        _require_psycopg()
+        return create_engine(self.location.url, connect_args=self._connect_args())
+
+    def _make_async_engine(self) -> "AsyncEngine":
+        from sqlalchemy.ext.asyncio import create_async_engine
+
+        _require_psycopg()
+        return create_async_engine(self.location.url, connect_args=self._connect_args())
+
+    def _connect_args(self) -> dict[str, Any]:
+        return _connect_args(self.location, self.busy_timeout)
+
+    def readonly_options(self) -> dict[str, Any]:
+        """A ``READ ONLY`` transaction, which refuses writes, at ``REPEATABLE READ``, so that
+        it too reads one snapshot from start to end."""
+        return {"postgresql_readonly": True, "isolation_level": "REPEATABLE READ"}
+
+    def translate(self, exc: DBAPIError, doing: str) -> BaseException:
+        return from_postgres(exc, self.location, doing)
+
+    def initialise(self) -> InitReport:
+        return initialise(self.engine, self.location)
+
+    def verify(self) -> VerifyReport:
+        return verify_server(self.engine, self.location)
+
+    def status(self) -> StatusReport:
+        return status_of(self.engine, self.location)

@@ -28,69 +28,23 @@ import random
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
-from . import schema
-from .backup import backup_beside
-from .errors import (
+from ... import schema
+from ...errors import (
     DatabaseLockedError,
     ForeignDatabaseError,
     NewerSchemaError,
     NotADatabaseError,
     ReadOnlyStoreError,
-    StoreError,
-    from_sqlite,
 )
-from .migrations import MIGRATIONS, Migration
-from .paths import Location, create_private_file, ensure_private_dirs, tighten
+from ...migrations import MIGRATIONS, Migration
+from ...paths import Location, create_private_file, ensure_private_dirs, tighten
+from ...reports import InitReport
+from .backup import backup_beside
+from .connection import connect, read_identity, schema_objects, store_error
 
-__all__ = ["IDENTITY_QUERIES", "InitReport", "connect", "initialise"]
-
-# The warm path runs exactly these, and nothing else.
-IDENTITY_QUERIES = ("PRAGMA application_id", "PRAGMA user_version")
-
-
-@dataclass(frozen=True)
-class InitReport:
-    """What ``Store.init()`` did.
-
-    ``action`` is ``"current"`` (nothing to do), ``"created"`` (a new file or an empty one),
-    ``"adopted"`` (a TMWS file completed and stamped) or ``"upgraded"`` (migrations ran).
-    ``path`` is the file; for a PostgreSQL store it is None and ``url`` names the database
-    (without its password).
-    """
-
-    path: Path | None
-    action: str
-    schema_version: int
-    tables_created: tuple[str, ...] = ()
-    columns_added: tuple[str, ...] = ()
-    indexes_created: tuple[str, ...] = ()
-    migrations_run: tuple[int, ...] = ()
-    backup: Path | None = None
-    url: str | None = None
-
-    def summary(self) -> str:
-        """One line for people."""
-        where = self.path if self.path is not None else self.url
-        parts = [f"{where}: {self.action}, schema version {self.schema_version}"]
-        if self.tables_created:
-            parts.append(f"{len(self.tables_created)} tables created")
-        if self.columns_added:
-            parts.append(f"columns added: {', '.join(self.columns_added)}")
-        if self.indexes_created:
-            parts.append(f"{len(self.indexes_created)} indexes created")
-        if self.migrations_run:
-            parts.append(f"migrations run: {', '.join(map(str, self.migrations_run))}")
-        if self.backup:
-            parts.append(f"backup: {self.backup}")
-        return "; ".join(parts)
-
-
-def connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
-    """A plain sqlite3 connection in autocommit mode: every BEGIN is ours."""
-    return sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+__all__ = ["initialise"]
 
 
 def _check_path(path: Path) -> None:
@@ -149,11 +103,7 @@ def _classify(con: sqlite3.Connection, path: Path, app_id: int, version: int, ta
             "it untouched. Point TMWS_HOME or TMWS_DATABASE_URL at another file.",
             path=path,
         )
-    objects = dict(
-        con.execute(
-            "SELECT name, type FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
-        )
-    )
+    objects = schema_objects(con)
     if not objects:
         return "fresh"
     tables = {name for name, kind in objects.items() if kind == "table"}
@@ -192,11 +142,6 @@ def _stamp(con: sqlite3.Connection, version: int) -> None:
     con.execute(f"PRAGMA user_version = {int(version)}")
 
 
-def _identity(con: sqlite3.Connection) -> tuple[int, int]:
-    app_id, version = (con.execute(query).fetchall()[0][0] for query in IDENTITY_QUERIES)
-    return int(app_id), int(version)
-
-
 def _complete(con: sqlite3.Connection, location: Location, kind: str, target: int) -> InitReport:
     """Inside the write lock: back up a file with data, add what is missing, stamp.
 
@@ -204,25 +149,34 @@ def _complete(con: sqlite3.Connection, location: Location, kind: str, target: in
     ``"after-migrations"`` (complete what migrations left out; the backup is already made).
     """
     if kind == "fresh":  # everything is missing: no need to compare table by table
-        plan = schema.Completion(
-            tables=list(schema.snapshot_tables()),
-            statements=list(schema.create_statements()),
-        )
+        tables: Sequence[str] = schema.snapshot_tables()
+        columns: Sequence[str] = ()
+        indexes: Sequence[str] = ()
+        statements: Sequence[str] = schema.create_statements()
     else:
-        plan = schema.plan_completion(con)
+        # Imported here: comparing needs the models and SQLAlchemy, a fresh file neither.
+        from .completion import plan_completion
+
+        plan = plan_completion(con)
+        tables, columns, indexes, statements = (
+            plan.tables,
+            plan.columns,
+            plan.indexes,
+            plan.statements,
+        )
     backup = None
     if kind == "adopt":
         backup = backup_beside(location.path, reason="before-adopt")
-    for statement in plan.statements:
+    for statement in statements:
         con.execute(statement)
     _stamp(con, target)
     return InitReport(
         path=location.path,
         action="created" if kind == "fresh" else "adopted",
         schema_version=target,
-        tables_created=tuple(plan.tables),
-        columns_added=tuple(plan.columns),
-        indexes_created=tuple(plan.indexes),
+        tables_created=tuple(tables),
+        columns_added=tuple(columns),
+        indexes_created=tuple(indexes),
         backup=backup,
     )
 
@@ -254,7 +208,7 @@ def _upgrade(
             continue
 
         def step(migration: Migration = migration) -> None:
-            if _identity(con)[1] >= migration.version:
+            if read_identity(con)[1] >= migration.version:
                 return None  # another process ran it meanwhile
             migration.apply(con)
             con.execute(f"PRAGMA user_version = {migration.version}")
@@ -305,13 +259,11 @@ def initialise(
             ) from exc
         raise NotADatabaseError(f"cannot create or open {path}: {exc}", path=path) from exc
     except sqlite3.Error as exc:
-        raise from_sqlite(exc, path, "opening") or StoreError(str(exc), path=path) from exc
+        raise store_error(exc, path, "opening") from exc
     try:
         return _initialise_on(con, location, busy_timeout, migrations, target)
     except sqlite3.Error as exc:
-        raise from_sqlite(exc, path, "initialising") or StoreError(
-            f"{path}: {exc}", path=path
-        ) from exc
+        raise store_error(exc, path, "initialising") from exc
     finally:
         con.close()
 
@@ -324,7 +276,7 @@ def _initialise_on(
     target: int,
 ) -> InitReport:
     path = location.path
-    app_id, version = _identity(con)
+    app_id, version = read_identity(con)
     if app_id == schema.APPLICATION_ID and version == target:
         return InitReport(path=path, action="current", schema_version=target)
 
@@ -332,7 +284,9 @@ def _initialise_on(
     con.execute("PRAGMA trusted_schema = OFF")
     kind = _classify(con, path, app_id, version, target)
     if kind == "adopt":
-        schema.plan_completion(con)  # raises now, before any write, if it cannot succeed
+        from .completion import plan_completion
+
+        plan_completion(con)  # raises now, before any write, if it cannot succeed
     ensure_private_dirs(location)
     for suffix in ("", "-wal", "-shm"):
         tighten(Path(f"{path}{suffix}"), 0o600)
@@ -342,7 +296,7 @@ def _initialise_on(
         return _upgrade(con, location, version, migrations, target)
 
     def create_or_adopt() -> InitReport | None:
-        app_id, version = _identity(con)
+        app_id, version = read_identity(con)
         if app_id == schema.APPLICATION_ID and version == target:
             return None  # another process finished first
         return _complete(con, location, _classify(con, path, app_id, version, target), target)

@@ -1,5 +1,4 @@
-"""SQLAlchemy engines for a store, sync and async: for a file here, for PostgreSQL in
-``postgres`` (``engine_for`` and ``async_engine_for`` pick).
+"""SQLAlchemy engines on a store file, sync (sqlite3) and async (aiosqlite).
 
 Every connection gets the same settings: foreign keys enforced, a busy timeout, schema
 functions untrusted (a crafted file's views or triggers cannot call SQL functions), and
@@ -16,20 +15,10 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection
 
-from .paths import Location, ServerLocation
-
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = [
-    "BEGIN_OPTION",
-    "async_engine_for",
-    "connection_pragmas",
-    "engine_for",
-    "make_async_engine",
-    "make_sync_engine",
-    "readonly_options",
-]
+__all__ = ["BEGIN_OPTION", "connection_pragmas", "make_async_engine", "make_sync_engine"]
 
 # Execution option naming the BEGIN flavour of a connection: "IMMEDIATE" (default) or "DEFERRED".
 BEGIN_OPTION = "tmws_begin"
@@ -85,33 +74,3 @@ def make_async_engine(path: Path, *, busy_timeout: float) -> "AsyncEngine":
     )
     _install_events(engine.sync_engine, busy_timeout)
     return engine
-
-
-def engine_for(location: Location | ServerLocation, *, busy_timeout: float) -> Engine:
-    """The sync engine for a store file (sqlite3) or a PostgreSQL database (psycopg)."""
-    if isinstance(location, ServerLocation):
-        from . import postgres
-
-        return postgres.make_sync_engine(location, busy_timeout=busy_timeout)
-    return make_sync_engine(location.path, busy_timeout=busy_timeout)
-
-
-def async_engine_for(location: Location | ServerLocation, *, busy_timeout: float) -> "AsyncEngine":
-    """The async engine: aiosqlite for a file, psycopg's async mode for PostgreSQL."""
-    if isinstance(location, ServerLocation):
-        from . import postgres
-
-        return postgres.make_async_engine(location, busy_timeout=busy_timeout)
-    return make_async_engine(location.path, busy_timeout=busy_timeout)
-
-
-def readonly_options(location: Location | ServerLocation) -> dict[str, Any]:
-    """Execution options that begin a read-only transaction on the store's engines.
-
-    SQLite: a plain deferred ``BEGIN``, which never takes the write lock and reads one
-    snapshot. PostgreSQL: a ``READ ONLY`` transaction, which refuses writes, at ``REPEATABLE
-    READ``, so that it too reads one snapshot from start to end.
-    """
-    if isinstance(location, ServerLocation):
-        return {"postgresql_readonly": True, "isolation_level": "REPEATABLE READ"}
-    return {BEGIN_OPTION: "DEFERRED"}

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
-from .paths import create_private_file
+from ...paths import create_private_file
 
 __all__ = ["backup_beside", "backup_name", "backup_to", "list_backups"]
 

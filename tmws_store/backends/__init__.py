@@ -1,0 +1,143 @@
+"""The back ends: one class per kind of database, and the one place that picks it.
+
+``Store`` asks ``backend_for(location)`` once, in its ``__init__``, and from then on calls the
+``Backend`` it got; neither it, the CLI nor ``copy`` asks which kind of database it is. A
+back end makes the engines, brings the schema current (``initialise``), checks it
+(``verify``, ``status``), turns its driver's errors into ``StoreError`` subclasses
+(``translate``), says how a read-only transaction begins, and names itself in messages
+without a password (``shown``). What it cannot do (a PostgreSQL database has no file to back
+up) raises a ``StoreError`` saying so.
+
+A new back end is one module with a ``Backend`` subclass, registered in ``_REGISTRY`` for the
+location type that ``paths.resolve_location`` makes for it. The modules are imported only
+when a store of their kind is first made: a SQLite start-up never imports psycopg.
+"""
+
+from abc import ABC, abstractmethod
+from importlib import import_module
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, ClassVar, Literal
+
+from ..errors import StoreError
+from ..paths import Location, ServerLocation
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy import Engine
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from ..reports import InitReport, StatusReport, VerifyReport
+
+__all__ = ["Backend", "BackendName", "backend_for"]
+
+BackendName = Literal["sqlite", "postgresql"]
+
+
+class Backend(ABC):
+    """One kind of database behind a ``Store``; see the module docstring."""
+
+    name: ClassVar[BackendName]
+    label: ClassVar[str]  # the name for people: "SQLite", "PostgreSQL"
+
+    def __init__(self, location: Any, *, busy_timeout: float) -> None:
+        self.location = location
+        self.busy_timeout = busy_timeout
+        self._engine: Engine | None = None
+        self._async_engine: AsyncEngine | None = None
+
+    # --- naming ---------------------------------------------------------------------------
+
+    @property
+    @abstractmethod
+    def shown(self) -> str:
+        """How the store is named in messages and reports: a path, or a URL without password."""
+
+    @property
+    def path(self) -> Path:
+        """The database file; a back end without one raises ``StoreError``."""
+        raise StoreError(f"{self.shown} is a {self.label} store: it has no file")
+
+    # --- engines --------------------------------------------------------------------------
+
+    @property
+    def engine(self) -> "Engine":
+        """The sync SQLAlchemy engine, made on first use."""
+        if self._engine is None:
+            self._engine = self._make_engine()
+        return self._engine
+
+    @property
+    def async_engine(self) -> "AsyncEngine":
+        """The async SQLAlchemy engine, made on first use."""
+        if self._async_engine is None:
+            self._async_engine = self._make_async_engine()
+        return self._async_engine
+
+    @property
+    def has_async_engine(self) -> bool:
+        return self._async_engine is not None
+
+    def take_engines(self) -> "tuple[Engine | None, AsyncEngine | None]":
+        """Hand over the engines made so far, for disposal; the next use makes new ones."""
+        engines = self._engine, self._async_engine
+        self._engine = self._async_engine = None
+        return engines
+
+    @abstractmethod
+    def _make_engine(self) -> "Engine":
+        """A new sync SQLAlchemy engine with the store's connection settings."""
+
+    @abstractmethod
+    def _make_async_engine(self) -> "AsyncEngine":
+        """A new async SQLAlchemy engine with the same settings."""
+
+    @abstractmethod
+    def readonly_options(self) -> dict[str, Any]:
+        """Execution options under which a transaction begins read-only (writes refused)."""
+
+    @abstractmethod
+    def translate(self, exc: "DBAPIError", doing: str) -> BaseException:
+        """The ``StoreError`` for a driver error met while ``doing``; ``exc`` if unclassified."""
+
+    # --- schema ---------------------------------------------------------------------------
+
+    @abstractmethod
+    def initialise(self) -> "InitReport":
+        """Create, complete, upgrade or confirm the schema; refuse what is not ours, untouched."""
+
+    @abstractmethod
+    def verify(self) -> "VerifyReport":
+        """A read-only comparison of the database with the models."""
+
+    @abstractmethod
+    def status(self) -> "StatusReport":
+        """A quick read-only look: tables present, stamp, and what the back end can tell."""
+
+    def backup(
+        self,
+        dest: Path | None,
+        *,
+        progress: "Callable[[int, int], None] | None" = None,
+    ) -> Path:
+        """A consistent copy of the database, written beside it (``dest`` None), into the
+        folder ``dest``, or as the new file ``dest``. Only back ends with a file can."""
+        raise StoreError(
+            f"{self.shown} is a {self.label} store: back it up with the server's own tools "
+            "(pg_dump), or copy it into a file with `tmws-store copy`"
+        )
+
+
+# Location type -> (module, class) of its back end, imported on first use.
+_REGISTRY: dict[type, tuple[str, str]] = {
+    Location: (".sqlite", "SQLiteBackend"),
+    ServerLocation: (".postgresql", "PostgreSQLBackend"),
+}
+
+
+def backend_for(location: Location | ServerLocation, *, busy_timeout: float) -> Backend:
+    """The back end for ``location``: the one decision of which kind of database it is."""
+    module_name, class_name = _REGISTRY[type(location)]
+    backend_class: type[Backend] = getattr(import_module(module_name, __name__), class_name)
+    return backend_class(location, busy_timeout=busy_timeout)

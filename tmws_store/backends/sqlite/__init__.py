@@ -1,0 +1,133 @@
+"""The SQLite back end: a store that is one file (``~/.tmws/data/tmws.db`` by default).
+
+Its parts, one job each: ``connection`` (the one access layer: opening, identity, schema
+objects, error translation), ``startup`` (``init()``), ``completion`` (what an old TMWS file
+lacks), ``engine`` (SQLAlchemy engines), ``verify``, and ``backup``.
+"""
+
+import sqlite3
+import stat
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ...errors import NotADatabaseError
+from ...paths import Location
+from ...reports import InitReport, StatusReport, VerifyReport
+from ...schema import table_names
+from .. import Backend
+from .backup import backup_name, backup_to, list_backups
+from .connection import (
+    connect_read_only,
+    from_sqlite,
+    read_identity,
+    schema_objects,
+    store_error,
+)
+
+if TYPE_CHECKING:
+    from collections.abc import Callable
+
+    from sqlalchemy import Engine
+    from sqlalchemy.exc import DBAPIError
+    from sqlalchemy.ext.asyncio import AsyncEngine
+
+__all__ = ["SQLiteBackend"]
+
+
+class SQLiteBackend(Backend):
+    """A store file, through sqlite3 (sync) and aiosqlite (async)."""
+
+    name = "sqlite"
+    label = "SQLite"
+    location: Location
+
+    @property
+    def shown(self) -> str:
+        return str(self.location.path)
+
+    @property
+    def path(self) -> Path:
+        return self.location.path
+
+    def _make_engine(self) -> "Engine":
+        from .engine import make_sync_engine
+
+        return make_sync_engine(self.path, busy_timeout=self.busy_timeout)
+
+    def _make_async_engine(self) -> "AsyncEngine":
+        from .engine import make_async_engine
+
+        return make_async_engine(self.path, busy_timeout=self.busy_timeout)
+
+    def readonly_options(self) -> dict[str, Any]:
+        """A plain deferred ``BEGIN``: never takes the write lock, reads one snapshot."""
+        from .engine import BEGIN_OPTION
+
+        return {BEGIN_OPTION: "DEFERRED"}
+
+    def translate(self, exc: "DBAPIError", doing: str) -> BaseException:
+        return from_sqlite(exc.orig, self.path, doing) or exc
+
+    def initialise(self) -> InitReport:
+        from .startup import initialise
+
+        return initialise(self.location, busy_timeout=self.busy_timeout)
+
+    def verify(self) -> VerifyReport:
+        from .verify import verify_file
+
+        return verify_file(self.path, busy_timeout=self.busy_timeout)
+
+    def status(self) -> StatusReport:
+        path = self.path
+        if not path.exists():
+            return StatusReport(path=path, exists=False)
+        if not path.is_file():
+            raise NotADatabaseError(f"{path} is not a regular file", path=path)
+        try:
+            con = connect_read_only(path, self.busy_timeout)
+            try:
+                objects = schema_objects(con)
+                app_id, version = read_identity(con)
+                journal = str(con.execute("PRAGMA journal_mode").fetchone()[0])
+            finally:
+                con.close()
+        except sqlite3.Error as exc:
+            raise store_error(exc, path, "reading") from exc
+        tables = {name for name, kind in objects.items() if kind == "table"}
+        expected = table_names()
+        file_stat, dir_stat = path.stat(), path.parent.stat()
+        return StatusReport(
+            path=path,
+            exists=True,
+            tables=len(tables & expected),
+            missing_tables=tuple(sorted(expected - tables)),
+            other_tables=tuple(sorted(tables - expected)),
+            application_id=app_id,
+            schema_version=version,
+            size_bytes=file_stat.st_size,
+            journal_mode=journal,
+            permissions=f"{stat.S_IMODE(file_stat.st_mode):04o}",
+            directory_permissions=f"{stat.S_IMODE(dir_stat.st_mode):04o}",
+            backups=tuple(list_backups(path)),
+        )
+
+    def backup(
+        self,
+        dest: Path | None,
+        *,
+        progress: "Callable[[int, int], None] | None" = None,
+    ) -> Path:
+        """Copy the file as it is now, never creating, completing or changing it."""
+        source = self.path
+        if not source.is_file():
+            what = "does not exist" if not source.exists() else "is not a regular file"
+            raise NotADatabaseError(f"{source} {what}; there is nothing to back up", path=source)
+        if dest is None:
+            dest = backup_name(source, reason="manual")
+        elif dest.is_dir():
+            dest = backup_name(source, reason="manual", folder=dest)
+        try:
+            return backup_to(source, dest, progress=progress)
+        except sqlite3.Error as exc:
+            raise store_error(exc, source, "backing up") from exc

@@ -1,0 +1,124 @@
+"""The one SQLite access layer of the file back end: opening a file, reading its identity and
+its schema objects, and turning sqlite3's errors into ``StoreError`` subclasses.
+
+Start-up, completion, verify, status and backup all go through these functions, so each of
+these facts is decided in one place: which PRAGMAs identify a file, which ``sqlite_master``
+rows are schema objects, and what each SQLite error means to a user.
+"""
+
+import sqlite3
+from pathlib import Path
+
+from ...errors import (
+    DatabaseLockedError,
+    NotADatabaseError,
+    ReadOnlyStoreError,
+    StorageFullError,
+    StoreError,
+)
+
+__all__ = [
+    "IDENTITY_QUERIES",
+    "connect",
+    "connect_read_only",
+    "from_sqlite",
+    "read_identity",
+    "schema_objects",
+    "store_error",
+]
+
+# The warm path runs exactly these, and nothing else: two numbers from the file header.
+IDENTITY_QUERIES = ("PRAGMA application_id", "PRAGMA user_version")
+
+
+def connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    """A plain sqlite3 connection in autocommit mode: every BEGIN is ours."""
+    return sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+
+
+def connect_read_only(path: Path, busy_timeout: float) -> sqlite3.Connection:
+    """A connection that can neither create ``path`` nor write to it.
+
+    ``mode=rw`` never creates a missing file, and ``query_only`` refuses every write; schema
+    functions are untrusted, so a crafted file's views and triggers run none. Not
+    ``mode=ro``: a read-only connection cannot delete a WAL file's ``-wal`` and ``-shm`` when
+    it closes, so a mere look would leave them behind.
+    """
+    con = sqlite3.connect(
+        f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=busy_timeout, isolation_level=None
+    )
+    try:
+        con.execute("PRAGMA query_only = ON")
+        con.execute("PRAGMA trusted_schema = OFF")
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def read_identity(con: sqlite3.Connection) -> tuple[int, int]:
+    """``(application_id, user_version)`` from the file header."""
+    app_id, version = (con.execute(query).fetchall()[0][0] for query in IDENTITY_QUERIES)
+    return int(app_id), int(version)
+
+
+def schema_objects(con: sqlite3.Connection) -> dict[str, str]:
+    """Every schema object of the file but SQLite's own: ``{name: type}``."""
+    rows = con.execute(
+        "SELECT name, type FROM sqlite_master WHERE name NOT LIKE 'sqlite\\_%' ESCAPE '\\'"
+    )
+    return dict(rows.fetchall())
+
+
+def from_sqlite(exc: BaseException | None, path: Path | str, doing: str) -> StoreError | None:
+    """The tmws_store error for a sqlite3 error met while ``doing`` something, or None.
+
+    Classified by SQLite's own error name (``sqlite_errorname``), never by message text.
+    """
+    name = getattr(exc, "sqlite_errorname", "") or ""
+    where = f"{doing} {path}"
+    if name == "SQLITE_NOTADB":
+        return NotADatabaseError(
+            f"{path} is not a SQLite database (or is encrypted or corrupt); tmws_store left it "
+            "untouched. Move it away or point TMWS_HOME / TMWS_DATABASE_URL elsewhere.",
+            path=path,
+        )
+    if name == "SQLITE_FULL" or (name.startswith("SQLITE_IOERR") and "full" in str(exc)):
+        return StorageFullError(
+            f"the disk is full while {where}; the transaction was rolled back and the file "
+            "still holds its last committed state. Free some space and try again.",
+            path=path,
+        )
+    if name.startswith("SQLITE_IOERR"):
+        return StorageFullError(
+            f"disk I/O error while {where} ({exc}): out of space, over a file size limit or "
+            "a failing disk; the transaction was rolled back. Check the disk and try again.",
+            path=path,
+        )
+    if name.startswith("SQLITE_READONLY"):
+        return ReadOnlyStoreError(
+            f"cannot write while {where}: the file or its folder is read-only ({exc}). "
+            "Make both writable by this user.",
+            path=path,
+        )
+    if name.startswith("SQLITE_CANTOPEN"):
+        return NotADatabaseError(
+            f"cannot open {path} ({exc}): check that it is a readable file and that its folder "
+            "exists and is writable.",
+            path=path,
+        )
+    if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
+        return DatabaseLockedError(
+            f"{path} stayed locked by another process for longer than the busy timeout while "
+            f"{doing} it; nothing was changed. Try again, or raise busy_timeout.",
+            path=path,
+        )
+    return None
+
+
+def store_error(exc: BaseException | None, path: Path | str, doing: str) -> StoreError:
+    """``from_sqlite``, with any error it does not classify as a plain ``StoreError``.
+
+    For start-up, checks and backups, where every failure is the store's to report in one line.
+    """
+    return from_sqlite(exc, path, doing) or StoreError(f"{doing} {path}: {exc}", path=path)
