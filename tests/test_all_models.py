@@ -80,7 +80,7 @@ def normalised(table: str, row: tuple) -> tuple:
 @pytest.fixture(scope="module")
 def copied_reference_store(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Store]:
     """TMWS's reference rows re-written through the models into a fresh store (read only)."""
-    from .conftest import REF42, copy_reference
+    from .helpers import REF42, copy_reference
 
     tmp_path = tmp_path_factory.mktemp("copied")
     reference = copy_reference(REF42, tmp_path)
@@ -174,7 +174,7 @@ def test_every_table_has_a_validation_case() -> None:
 @pytest.fixture(scope="module")
 def valid_data(tmp_path_factory: pytest.TempPathFactory) -> dict[str, dict[str, Any]]:
     """One valid row per table: the first reference row, as a dict."""
-    from .conftest import REF42, copy_reference
+    from .helpers import REF42, copy_reference
 
     path = copy_reference(REF42, tmp_path_factory.mktemp("ref"))
     return {t: rows[0].model_dump() for t, rows in reference_rows(path).items()}

@@ -40,7 +40,7 @@ from tmws_store import (
 from tmws_store.backends.postgresql import STAMP_TABLE, stamp_text
 
 from ._procs import Workers
-from .conftest import REF42, TMWS_TABLES, copy_reference
+from .helpers import REF42, TMWS_TABLES, copy_reference
 
 BACKENDS = ["sqlite", "postgresql"]
 

@@ -20,7 +20,7 @@ from sqlmodel import select
 from tmws_store import DatabaseLockedError, Memory, Store
 
 from ._procs import Workers, model_table_names
-from .conftest import REF34, all_rows, copy_reference
+from .helpers import REF34, all_rows, copy_reference
 
 # Each worker starts every round's file at the barrier; the paths are in SYNC/paths.json.
 INIT_WORKER = """

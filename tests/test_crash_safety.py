@@ -17,7 +17,7 @@ from pathlib import Path
 from tmws_store import APPLICATION_ID, Store
 
 from ._procs import TRACED_INIT_CHILD, model_table_names
-from .conftest import REF34, all_rows, copy_reference
+from .helpers import REF34, all_rows, copy_reference
 
 TRIALS = 15
 WINDOW = 0.5  # seconds after "ready": the slowed adoption commits at about 0.4 s here

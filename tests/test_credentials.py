@@ -13,7 +13,7 @@ import pytest
 from tmws_store import Agent, APIKey, LicenseKey, RefreshToken, Store, TierEnum, User
 from tmws_store import credentials as cr
 
-from .conftest import REF42
+from .helpers import REF42
 
 FAST = 4  # bcrypt's lowest cost keeps the tests fast; the default is TMWS's 12
 BCRYPT_2B = re.compile(r"\$2b\$(\d\d)\$[./A-Za-z0-9]{53}")

@@ -16,7 +16,7 @@ import pytest
 from tmws_store import APPLICATION_ID, Memory, StorageFullError, Store
 
 from ._procs import model_table_names
-from .conftest import REF34, all_rows, copy_reference
+from .helpers import REF34, all_rows, copy_reference
 
 LIMITED = textwrap.dedent(
     """

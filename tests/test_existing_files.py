@@ -25,7 +25,7 @@ from tmws_store.backends.sqlite import startup
 from tmws_store.migrations import Migration
 from tmws_store.paths import resolve_location
 
-from .conftest import REF34, REF42, REFERENCE, TMWS_TABLES, copy_reference
+from .helpers import REF34, REF42, REFERENCE, TMWS_TABLES, copy_reference
 
 TMWS_DDL = (REFERENCE / "tmws-2.4.18-schema.sql").read_text()
 

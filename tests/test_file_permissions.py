@@ -28,7 +28,7 @@ import pytest
 from tmws_store import Agent, NotADatabaseError, Store
 
 from ._procs import model_table_names
-from .conftest import REF34, copy_reference
+from .helpers import REF34, copy_reference
 
 
 def mode(path: Path) -> int:

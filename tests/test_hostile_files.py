@@ -27,7 +27,7 @@ from sqlalchemy.exc import OperationalError
 from tmws_store import Agent, Memory, Store
 from tmws_store.cli import main
 
-from .conftest import REF34, copy_reference
+from .helpers import REF34, copy_reference
 
 
 def execute_script(path: Path, script: str) -> None:

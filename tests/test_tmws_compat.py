@@ -16,7 +16,7 @@ from sqlalchemy.schema import CreateIndex, CreateTable
 
 from tmws_store import TMWSModel
 
-from .conftest import REF42, REFERENCE, TMWS_TABLES
+from .helpers import REF42, REFERENCE, TMWS_TABLES
 
 # The licence tables' uuid columns move from UUID (NUMERIC affinity) to CHAR(32) (TEXT).
 AFFINITY_CHANGES = {

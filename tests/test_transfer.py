@@ -34,7 +34,7 @@ from tmws_store.cli import main
 from tmws_store.transfer import CopyError, copy_store
 
 from ._postgres import PostgresServer, fresh_database
-from .conftest import TMWS_TABLES
+from .helpers import TMWS_TABLES
 
 TABLES = TMWSModel.metadata.sorted_tables
 

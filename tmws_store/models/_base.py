@@ -12,7 +12,7 @@ out at the end of each model with the helpers below instead of coming from a mix
 
 import enum
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import InitErrorDetails
@@ -38,6 +38,11 @@ __all__ = [
 
 class TMWSModel(SQLModel, registry=registry()):
     """Base of the 42 TMWS tables. Its ``metadata`` holds those tables and nothing else."""
+
+    if TYPE_CHECKING:
+        # Every table names itself with a plain string. SQLModel types the attribute as a
+        # ``declared_attr``, which a string is not to a type checker; declared once here.
+        __tablename__: ClassVar[str]  # pyright: ignore[reportIncompatibleVariableOverride]
 
 
 _CURRENT_TIMESTAMP = text("CURRENT_TIMESTAMP")

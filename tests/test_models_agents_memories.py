@@ -1,4 +1,5 @@
-"""The first seven tables: round trips, TMWS's stored formats, reference rows, validation."""
+"""Agents, namespaces, teams and memories (7 tables): round trips, TMWS's stored formats,
+reference rows, validation."""
 
 import json
 import re

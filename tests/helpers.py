@@ -1,0 +1,84 @@
+"""What the tests share besides fixtures: the TMWS reference files and small helpers.
+
+Test modules import from here (``from .helpers import ...``); ``conftest.py`` keeps only
+fixtures.
+"""
+
+import sqlite3
+from pathlib import Path
+
+# The shared reference files sit beside the repository (in CI too: shared/ next to the clone).
+REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "tmws-reference"
+REF42 = REFERENCE / "tmws-2.4.18-42-tables.db"
+REF34 = REFERENCE / "tmws-2.4.18-prefix-34-tables.db"
+
+# The 42 tables of a complete TMWS 2.4.18 install, written out rather than derived from
+# the package, so that a table missing from the package cannot go unnoticed.
+TMWS_TABLES = frozenset(
+    {
+        "agent_namespaces",
+        "agent_teams",
+        "agents",
+        "api_audit_log",
+        "api_keys",
+        "detected_patterns",
+        "discovered_tools",
+        "execution_traces",
+        "learning_patterns",
+        "license_key_usage",
+        "license_keys",
+        "mcp_connections",
+        "memories",
+        "memory_consolidations",
+        "memory_patterns",
+        "memory_sharing",
+        "pattern_usage_history",
+        "personas",
+        "phase_templates",
+        "refresh_tokens",
+        "security_audit_logs",
+        "skill_activations",
+        "skill_mcp_tools",
+        "skill_memory_filters",
+        "skill_shared_agents",
+        "skill_suggestions",
+        "skill_versions",
+        "skills",
+        "task_templates",
+        "tasks",
+        "token_consumption",
+        "tool_dependencies",
+        "tool_instances",
+        "tool_verification_history",
+        "trust_score_history",
+        "users",
+        "verification_records",
+        "workflow_execution_logs",
+        "workflow_executions",
+        "workflow_schedules",
+        "workflow_step_executions",
+        "workflows",
+    }
+)
+
+
+def copy_reference(source: Path, dest_dir: Path) -> Path:
+    """A private copy of a shared reference database (never written in place)."""
+    src = sqlite3.connect(f"{source.resolve().as_uri()}?immutable=1", uri=True)
+    dest = dest_dir / source.name
+    dst = sqlite3.connect(dest)
+    try:
+        src.backup(dst)
+    finally:
+        src.close()
+        dst.close()
+    return dest
+
+
+def all_rows(path: Path, tables: set[str]) -> dict[str, list]:
+    """Every row of the named tables of a SQLite file, sorted: for before/after comparisons."""
+    con = sqlite3.connect(path)
+    try:
+        return {t: sorted(con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}
+    finally:
+        con.close()
