@@ -29,7 +29,8 @@ class StoreError(Exception):
 
 
 class NotADatabaseError(StoreError):
-    """The path is not a usable SQLite file: a directory, an unreadable file, or not SQLite."""
+    """The path is not a usable SQLite file: a directory, an unreadable file, not SQLite, or a
+    damaged one (truncated, a page overwritten: SQLite's corruption errors, ``quick_check``)."""
 
 
 class ForeignDatabaseError(StoreError):
@@ -71,6 +72,13 @@ def from_sqlite(exc: BaseException, path: Path | str, doing: str) -> StoreError 
         return NotADatabaseError(
             f"{path} is not a SQLite database (or is encrypted or corrupt); tmws_store left it "
             "untouched. Move it away or point TMWS_HOME / TMWS_DATABASE_URL elsewhere.",
+            path=path,
+        )
+    if name.startswith("SQLITE_CORRUPT"):  # also _INDEX, _SEQUENCE, _VTAB
+        return NotADatabaseError(
+            f"{path} is damaged ({exc}), found while {doing} the file; the operation stopped "
+            "and kept nothing of its own. Restore a backup, or recover what is readable with "
+            f"`sqlite3 {path} .recover` into a new file.",
             path=path,
         )
     if name == "SQLITE_FULL" or (name.startswith("SQLITE_IOERR") and "full" in str(exc)):
