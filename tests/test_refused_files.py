@@ -7,6 +7,8 @@ up or chmod'ed. Every test works on copies of the shared reference files, altere
 refused file is byte-for-byte and mode-for-mode what it was, with nothing made beside it.
 """
 
+import random
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +20,8 @@ from tmws_store import NotADatabaseError, Store
 from .conftest import REF34, REF42, copy_reference
 from .test_existing_files import file_digest
 
+REFERENCES = pytest.mark.parametrize("reference", [REF42, REF34], ids=["42-tables", "34-tables"])
+
 
 def state(path: Path) -> tuple[str, int, list[str]]:
     """The file's digest and mode, and every name in its folder: all a refusal must keep."""
@@ -25,6 +29,62 @@ def state(path: Path) -> tuple[str, int, list[str]]:
 
 
 # --- damaged files -------------------------------------------------------------------------
+
+
+def overwrite_page(path: Path, page: int, seed: int) -> None:
+    """Write random bytes over page ``page`` (1-based) of the file, as a failing disk might."""
+    con = sqlite3.connect(path)
+    page_size = con.execute("PRAGMA page_size").fetchone()[0]
+    con.close()
+    with path.open("r+b") as f:
+        f.seek((page - 1) * page_size)
+        f.write(random.Random(seed).randbytes(page_size))
+
+
+def root_page(path: Path, name: str) -> int:
+    con = sqlite3.connect(path)
+    try:
+        (page,) = con.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (name,))
+        return page[0]
+    finally:
+        con.close()
+
+
+def quick_check(path: Path) -> list[str]:
+    """What plain sqlite3's quick_check says, or the error that stopped it."""
+    con = sqlite3.connect(path)
+    try:
+        return [row[0] for row in con.execute("PRAGMA quick_check")]
+    except sqlite3.DatabaseError as exc:
+        return [f"{exc.sqlite_errorname}: {exc}"]
+    finally:
+        con.close()
+
+
+# The memories table's only page (quick_check stops on it: SQLITE_CORRUPT) and a page of one
+# of its indexes (quick_check reports it and goes on).
+DAMAGED_PAGES = {
+    "table page": ("memories", "SQLITE_CORRUPT: database disk image is malformed"),
+    "index page": ("ix_memories_namespace", "btreeInitPage() returns error code 11"),
+}
+
+
+@REFERENCES
+@pytest.mark.parametrize("where", DAMAGED_PAGES)
+def test_a_damaged_page_is_refused_before_any_write(
+    reference: Path, where: str, tmp_path: Path
+) -> None:
+    path = copy_reference(reference, tmp_path)
+    name, finding = DAMAGED_PAGES[where]
+    overwrite_page(path, root_page(path, name), seed=len(name))
+    assert finding in "\n".join(quick_check(path))  # the control: SQLite sees the damage
+    path.chmod(0o644)  # adoption would tighten it to 0600 first thing
+    before = state(path)
+    with pytest.raises(NotADatabaseError, match=r"is damaged \(PRAGMA quick_check: ") as refused:
+        Store(path).init()
+    message = str(refused.value)
+    assert str(path) in message and finding.split(": ")[-1] in message and "\n" not in message
+    assert state(path) == before  # bytes and mode; no backup, no -wal
 
 
 def truncated(tmp: Path) -> Path:
