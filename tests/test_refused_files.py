@@ -15,17 +15,115 @@ from pathlib import Path
 
 import pytest
 
-from tmws_store import NotADatabaseError, Store
+from tmws_store import ForeignDatabaseError, NotADatabaseError, Store, startup
+from tmws_store.cli import main
+from tmws_store.migrations import Migration
+from tmws_store.paths import resolve_location
 
 from .conftest import REF34, REF42, copy_reference
-from .test_existing_files import file_digest
+from .test_existing_files import add_mood, altered_copy, file_digest, run_sql
 
 REFERENCES = pytest.mark.parametrize("reference", [REF42, REF34], ids=["42-tables", "34-tables"])
+
+EVIL = "CREATE TRIGGER evil AFTER UPDATE ON agents BEGIN UPDATE memories SET content=''; END"
+RENAME_ONE_AGENT = (
+    "UPDATE agents SET display_name = 'renamed' WHERE rowid = (SELECT min(rowid) FROM agents)"
+)
 
 
 def state(path: Path) -> tuple[str, int, list[str]]:
     """The file's digest and mode, and every name in its folder: all a refusal must keep."""
     return file_digest(path), path.stat().st_mode, sorted(p.name for p in path.parent.iterdir())
+
+
+def memories_with_content(path: Path) -> int:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("SELECT count(*) FROM memories WHERE content <> ''").fetchone()[0]
+    finally:
+        con.close()
+
+
+# --- triggers and views we did not make ----------------------------------------------------
+
+
+@REFERENCES
+def test_a_trigger_that_empties_memories_is_refused_untouched(
+    reference: Path, tmp_path: Path
+) -> None:
+    # The control: on an untouched copy, renaming one agent really empties every memory.
+    (tmp_path / "control").mkdir()
+    control = altered_copy(reference, tmp_path / "control", EVIL)
+    assert memories_with_content(control) > 0
+    run_sql(control, RENAME_ONE_AGENT)
+    assert memories_with_content(control) == 0
+
+    (tmp_path / "crafted").mkdir()
+    path = altered_copy(reference, tmp_path / "crafted", EVIL)
+    path.chmod(0o644)  # adoption would tighten it to 0600
+    before = state(path)
+    with pytest.raises(ForeignDatabaseError, match="trigger evil on agents") as refused:
+        Store(path).init()
+    message = str(refused.value)
+    assert str(path) in message and "left the file untouched" in message
+    assert "\n" not in message
+    assert state(path) == before  # bytes, mode, and no -wal, -shm or backup beside it
+
+
+def test_a_view_we_did_not_make_is_refused_untouched(tmp_path: Path) -> None:
+    path = altered_copy(REF34, tmp_path, "CREATE VIEW memory_feed AS SELECT content FROM memories")
+    before = state(path)
+    with pytest.raises(ForeignDatabaseError, match=r"view memory_feed, which neither TMWS"):
+        Store(path).init()
+    assert state(path) == before
+
+
+def adopted_copy(reference: Path, folder: Path) -> Path:
+    """A copy of ``reference`` adopted by the store: stamped, current, in WAL mode."""
+    path = copy_reference(reference, folder)
+    with Store(path) as store:
+        assert store.init().action == "adopted"
+    for backup in folder.glob("*.backup-*"):
+        backup.unlink()  # so the tests see any new one
+    return path
+
+
+def test_a_stamped_file_given_a_trigger_is_refused_on_upgrade(tmp_path: Path) -> None:
+    path = run_sql(adopted_copy(REF42, tmp_path), EVIL)
+    before = state(path)
+    v2 = [Migration(2, "memories get a mood", add_mood)]
+    with pytest.raises(ForeignDatabaseError, match="trigger evil on agents"):
+        startup.initialise(resolve_location(path), busy_timeout=5, migrations=v2, target=2)
+    assert state(path) == before  # no migration, no backup, user_version still 1
+
+
+def test_verify_names_a_trigger_added_to_a_current_store(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    path = run_sql(adopted_copy(REF42, tmp_path), EVIL)
+    # The warm path still reads the two header fields and nothing else: it does not look.
+    statements: list[str] = []
+    real_connect = startup.connect
+
+    def traced_connect(p: Path, busy_timeout: float) -> sqlite3.Connection:
+        con = real_connect(p, busy_timeout)
+        con.set_trace_callback(statements.append)
+        return con
+
+    monkeypatch.setattr(startup, "connect", traced_connect)
+    with Store(path) as store:
+        assert store.init().action == "current"
+        report = store.verify()
+    assert statements == list(startup.IDENTITY_QUERIES)
+    assert report.quick_check == ["ok"] and not report.ok
+    assert report.foreign_triggers_and_views == ["trigger evil on agents"]
+    assert report.problems() == ["trigger evil on agents: not made by TMWS or tmws_store"]
+
+    capsys.readouterr()
+    assert main(["verify", "--db", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "trigger evil on agents: not made by TMWS or tmws_store\n" in out
+    assert "until they are dropped" in out
 
 
 # --- damaged files -------------------------------------------------------------------------

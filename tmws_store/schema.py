@@ -29,6 +29,7 @@ __all__ = [
     "compile_statements",
     "create_statements",
     "ddl_text",
+    "foreign_triggers_and_views",
     "plan_completion",
     "table_names",
 ]
@@ -66,6 +67,43 @@ def snapshot_tables() -> tuple[str, ...]:
 def table_names() -> frozenset[str]:
     """Names of every table of the schema (see ``snapshot_tables``)."""
     return frozenset(snapshot_tables())
+
+
+_CREATE_SCHEMA_CODE = re.compile(r"CREATE (?:TRIGGER|VIEW) (?:IF NOT EXISTS )?(\w+)")
+
+
+@cache
+def _own_triggers_and_views() -> frozenset[str]:
+    """Names of the triggers and views the schema creates, read from the DDL snapshot.
+
+    None in version 1: TMWS 2.4.18 creates no trigger and no view either. Read rather than
+    written down, so that a later version adding one cannot be refused by its own check.
+    """
+    return frozenset(
+        match[1]
+        for statement in create_statements()
+        if (match := _CREATE_SCHEMA_CODE.match(statement))
+    )
+
+
+def foreign_triggers_and_views(con: sqlite3.Connection) -> list[str]:
+    """Each trigger and view in the file on ``con`` that the schema does not create.
+
+    Given as ``"trigger NAME on TABLE"`` or ``"view NAME"``. Their SQL runs inside the
+    store's own statements (a trigger on every write it matches), so whoever wrote them
+    decides what our writes do: a trigger can empty a table when an agent is renamed.
+    Only ``sqlite_master`` is read.
+    """
+    rows = con.execute(
+        "SELECT type, name, tbl_name FROM sqlite_master "
+        "WHERE type IN ('trigger', 'view') ORDER BY type, name"
+    ).fetchall()
+    own = _own_triggers_and_views()
+    return [
+        f"trigger {name} on {table}" if kind == "trigger" else f"view {name}"
+        for kind, name, table in rows
+        if name not in own
+    ]
 
 
 def _create_table_sql(table: Table) -> str:

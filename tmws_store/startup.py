@@ -12,9 +12,10 @@ The steps, and why each is where it is (measurements in the project's reliabilit
    whose tables are not TMWS's, something that is not SQLite) while the file is still
    byte-for-byte as we found it. A file with data to adopt or upgrade is also refused when
    ``PRAGMA quick_check`` finds it damaged (about a millisecond on a TMWS file: writing into
-   a damaged b-tree spreads the damage, and the backup would keep it). A completion that
-   could not succeed (a NOT NULL column with no default to give existing rows) is also
-   found here, before any write.
+   a damaged b-tree spreads the damage, and the backup would keep it) or when it holds a
+   trigger or view we did not make (its SQL would run inside the store's writes). A
+   completion that could not succeed (a NOT NULL column with no default to give existing
+   rows) is also found here, before any write.
 3. Switch to WAL, outside any transaction (SQLite refuses inside one), retrying while another
    process holds the file: this switch fails at once instead of waiting for the timeout.
 4. ``BEGIN IMMEDIATE``: the write lock, so exactly one process creates or completes. Look
@@ -198,13 +199,34 @@ def _refuse_damage(con: sqlite3.Connection, path: Path) -> None:
     )
 
 
+def _refuse_schema_code(con: sqlite3.Connection, path: Path) -> None:
+    """Refuse a file holding a trigger or view we did not make.
+
+    ``trusted_schema = OFF`` stops such SQL calling functions, not running an UPDATE or a
+    DELETE: a trigger on agents could empty memories whenever an agent is renamed.
+    """
+    found = schema.foreign_triggers_and_views(con)
+    if not found:
+        return
+    shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
+    raise ForeignDatabaseError(
+        f"{path} holds {shown}, which neither TMWS nor tmws_store creates: their SQL would "
+        "run inside the store's own writes, so tmws_store left the file untouched. Drop them "
+        "if you know what they are, or point TMWS_HOME / TMWS_DATABASE_URL elsewhere.",
+        path=path,
+    )
+
+
 def _refuse_before_writing(con: sqlite3.Connection, path: Path, kind: str) -> None:
     """Every refusal of a file with data to adopt or upgrade, while it is still untouched."""
     if kind == "fresh":  # no page and no schema of anyone's to check
         return
     _refuse_damage(con, path)  # first: the reads below trust the file's pages
     if kind == "adopt":
-        schema.plan_completion(con)  # raises now if the completion cannot succeed
+        # Raises if the completion cannot succeed; it also names a view standing where
+        # one of our tables belongs better than the check below would.
+        schema.plan_completion(con)
+    _refuse_schema_code(con, path)
 
 
 def _switch_to_wal(con: sqlite3.Connection, busy_timeout: float, path: Path) -> None:

@@ -1,8 +1,9 @@
 """``Store.verify()``: compare a file (or a PostgreSQL schema) with the models, read-only.
 
-Reports missing and extra tables, columns and indexes, SQLite's ``quick_check`` and every
-foreign-key violation. (PostgreSQL enforces foreign keys itself and has no ``quick_check``;
-there the check is the stamp, the tables, columns and indexes, in a READ ONLY transaction.)
+Reports missing and extra tables, columns and indexes, triggers and views we did not make,
+SQLite's ``quick_check`` and every foreign-key violation. (PostgreSQL enforces foreign keys
+itself and has no ``quick_check``; there the check is the stamp, the tables, columns and
+indexes, in a READ ONLY transaction.)
 A file's connection runs with ``PRAGMA query_only``, so it cannot write. (A ``mode=ro``
 connection could not remove the ``-wal`` and ``-shm`` files of a WAL database
 when it closes, leaving them behind; this one tidies up like any other last reader.)
@@ -36,9 +37,10 @@ class VerifyReport:
     """What ``verify()`` found. ``ok`` is True when nothing is missing and checks pass.
 
     Extra tables, columns and indexes (a user's own, ``alembic_version``, TMWS's redundant
-    indexes) are listed but do not make the file wrong. For a PostgreSQL store ``path`` is
-    None, ``url`` names the database, and ``journal_mode`` and ``quick_check`` are None (not
-    applicable).
+    indexes) are listed but do not make the file wrong. A trigger or view that neither TMWS
+    nor tmws_store creates does: its SQL runs inside the store's own statements. For a
+    PostgreSQL store ``path`` is None, ``url`` names the database, and ``journal_mode`` and
+    ``quick_check`` are None (not applicable).
     """
 
     path: Path | None
@@ -51,6 +53,8 @@ class VerifyReport:
     extra_columns: list[str] = field(default_factory=list)
     missing_indexes: list[str] = field(default_factory=list)
     extra_indexes: list[str] = field(default_factory=list)
+    # "trigger NAME on TABLE" or "view NAME"; see schema.foreign_triggers_and_views.
+    foreign_triggers_and_views: list[str] = field(default_factory=list)
     quick_check: list[str] | None = field(default_factory=list)
     foreign_key_violations: list[str] = field(default_factory=list)
     # Violations that every TMWS-written file has, listed but not counted as wrong: see
@@ -73,6 +77,7 @@ class VerifyReport:
             and not self.missing_tables
             and not self.missing_columns
             and not self.missing_indexes
+            and not self.foreign_triggers_and_views
             and self.quick_check in (["ok"], None)
             and not self.foreign_key_violations
         )
@@ -84,6 +89,7 @@ class VerifyReport:
         lines += [f"missing table {t}" for t in self.missing_tables]
         lines += [f"missing column {c}" for c in self.missing_columns]
         lines += [f"missing index {i}" for i in self.missing_indexes]
+        lines += [f"{o}: not made by TMWS or tmws_store" for o in self.foreign_triggers_and_views]
         if self.quick_check not in (["ok"], None):
             lines += [f"quick_check: {m}" for m in self.quick_check]
         lines += [f"foreign key violation: {v}" for v in self.foreign_key_violations]
@@ -128,6 +134,7 @@ def _inspect(con: sqlite3.Connection, path: Path) -> VerifyReport:
         indexes,
         lambda table: {row[1] for row in con.execute(f'PRAGMA table_info("{table}")')},
     )
+    report.foreign_triggers_and_views = schema.foreign_triggers_and_views(con)
     report.quick_check = [row[0] for row in con.execute("PRAGMA quick_check")]
     for table, rowid, parent, _ in con.execute("PRAGMA foreign_key_check"):
         line = f"{table} row {rowid} -> {parent}"
