@@ -4,6 +4,7 @@ Test modules import from here (``from .helpers import ...``); ``conftest.py`` ke
 fixtures.
 """
 
+import hashlib
 import sqlite3
 from pathlib import Path
 
@@ -82,3 +83,28 @@ def all_rows(path: Path, tables: set[str]) -> dict[str, list]:
         return {t: sorted(con.execute(f'SELECT * FROM "{t}"').fetchall(), key=repr) for t in tables}
     finally:
         con.close()
+
+
+def run_sql(path: Path, *statements: str) -> Path:
+    """Run ``statements`` on the SQLite file at ``path`` (created if missing); returns it."""
+    con = sqlite3.connect(path)
+    for statement in statements:
+        con.execute(statement)
+    con.commit()
+    con.close()
+    return path
+
+
+def altered_copy(reference: Path, tmp: Path, *statements: str) -> Path:
+    """A private copy of a reference file with ``statements`` run on it."""
+    return run_sql(copy_reference(reference, tmp), *statements)
+
+
+def file_digest(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def add_mood(con: sqlite3.Connection) -> None:
+    """A migration step for tests: memories get a ``mood`` column and its index."""
+    con.execute("ALTER TABLE memories ADD COLUMN mood TEXT")
+    con.execute("CREATE INDEX ix_memories_mood ON memories (mood)")

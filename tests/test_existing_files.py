@@ -3,7 +3,6 @@
 Every test works on copies of the shared reference files, never on the originals.
 """
 
-import hashlib
 import os
 import sqlite3
 import subprocess
@@ -25,7 +24,17 @@ from tmws_store.backends.sqlite import startup
 from tmws_store.migrations import Migration
 from tmws_store.paths import resolve_location
 
-from .helpers import REF34, REF42, REFERENCE, TMWS_TABLES, copy_reference
+from .helpers import (
+    REF34,
+    REF42,
+    REFERENCE,
+    TMWS_TABLES,
+    add_mood,
+    altered_copy,
+    copy_reference,
+    file_digest,
+    run_sql,
+)
 
 TMWS_DDL = (REFERENCE / "tmws-2.4.18-schema.sql").read_text()
 
@@ -86,11 +95,6 @@ def pragma(path: Path, name: str) -> object:
 
 def shape_34(tmp: Path) -> Path:
     return copy_reference(REF34, tmp)
-
-
-def altered_copy(reference: Path, tmp: Path, *statements: str) -> Path:
-    """A private copy of a reference file with ``statements`` run on it."""
-    return run_sql(copy_reference(reference, tmp), *statements)
 
 
 def shape_40(tmp: Path) -> Path:
@@ -246,20 +250,6 @@ def test_a_not_null_column_without_default_is_refused_untouched(tmp_path: Path) 
 # --- refusals: a specific error, and the file byte-for-byte unchanged --------------------
 
 
-def file_digest(path: Path) -> str:
-    return hashlib.sha256(path.read_bytes()).hexdigest()
-
-
-def run_sql(path: Path, *statements: str) -> Path:
-    """Run ``statements`` on the SQLite file at ``path`` (created if missing); returns it."""
-    con = connect(path)
-    for statement in statements:
-        con.execute(statement)
-    con.commit()
-    con.close()
-    return path
-
-
 def make_other_app(tmp: Path) -> Path:
     return run_sql(tmp / "other.db", "PRAGMA application_id = 1234", "CREATE TABLE agents (x)")
 
@@ -359,11 +349,6 @@ def test_an_unreadable_file_is_refused(tmp_path: Path) -> None:
 
 
 # --- later versions of tmws_store: ordered migrations -------------------------------------
-
-
-def add_mood(con: sqlite3.Connection) -> None:
-    con.execute("ALTER TABLE memories ADD COLUMN mood TEXT")
-    con.execute("CREATE INDEX ix_memories_mood ON memories (mood)")
 
 
 def test_migration_v1_to_v2_on_a_file_with_rows(tmp_path: Path) -> None:

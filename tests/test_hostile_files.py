@@ -1,6 +1,11 @@
-"""A crafted file's triggers and views: tmws_store never runs them when it opens, adopts,
-inspects or backs up a file, and the SQL functions they call are refused in every connection
-of ours.
+"""A crafted file's triggers and views: tmws_store refuses to adopt or upgrade a file holding
+any (test_refused_files.py), never runs them when it refuses, opens, inspects or backs up a
+file, and the SQL functions they call are refused in every connection of ours.
+
+A file can still hold such triggers on the paths that do not look for them: a current store
+they were added to afterwards (the warm start reads two header fields and nothing else). So
+the traps below are added to a TMWS file after tmws_store adopted it; unstamping it then
+gives a TMWS file to adopt with the traps in place, which init() refuses.
 
 What a crafted file can reach, honestly: SQL in a view or trigger can only call functions
 the process provides. SQLite's built-ins have no side effects except two that are unsafe in
@@ -24,7 +29,7 @@ import pytest
 from sqlalchemy import event, text
 from sqlalchemy.exc import OperationalError
 
-from tmws_store import Agent, Memory, Store
+from tmws_store import Agent, ForeignDatabaseError, Memory, Store
 from tmws_store.cli import main
 
 from .helpers import REF34, copy_reference
@@ -63,10 +68,23 @@ def schema_names(path: Path) -> set[str]:
         con.close()
 
 
+def adopted(folder: Path) -> Path:
+    """A copy of the 34-table TMWS reference, adopted by tmws_store: a current store."""
+    path = copy_reference(REF34, folder)
+    with Store(path) as store:
+        assert store.init().action == "adopted"
+    return path
+
+
+def unstamp(path: Path) -> None:
+    """Make ``path`` a TMWS file that init() would adopt (PRAGMA writes fire no trigger)."""
+    execute_script(path, "PRAGMA application_id = 0; PRAGMA user_version = 0;")
+
+
 @pytest.fixture
 def logged(tmp_path: Path) -> Path:
-    """The 34-table TMWS reference with a function-free logging trigger for every write."""
-    path = copy_reference(REF34, tmp_path)
+    """A current store given a function-free logging trigger for every write afterwards."""
+    path = adopted(tmp_path)
     triggers = [
         f'CREATE TRIGGER "log_{op}_{table}" AFTER {op} ON "{table}" '
         f"BEGIN INSERT INTO canary VALUES ('{table}', '{op}'); END;"
@@ -79,7 +97,6 @@ def logged(tmp_path: Path) -> Path:
 
 def test_start_up_verify_backup_and_status_write_no_row(logged: Path, capsys) -> None:
     with Store(logged) as store:
-        assert store.init().action == "adopted"
         assert store.init().action == "current"
         report = store.verify()
         copy = store.backup(logged.with_name("copy.db"))
@@ -87,19 +104,25 @@ def test_start_up_verify_backup_and_status_write_no_row(logged: Path, capsys) ->
             for table in original_tables(logged):
                 session.exec(text(f'SELECT * FROM "{table}"')).all()  # type: ignore[call-overload]
     assert main(["status", "--db", str(logged)]) == 0
-    assert main(["verify", "--db", str(logged)]) == 0
+    assert main(["verify", "--db", str(logged)]) == 1  # the triggers are problems now
     assert report.quick_check == ["ok"] and "canary" in report.extra_tables
+    assert "trigger log_UPDATE_agents on agents" in report.foreign_triggers_and_views
     assert canary(logged) == [] and canary(copy) == []
     # The control: the triggers are live, and a user's own write fires them (SQLite's rules).
     with Store(logged) as store, store.session() as session:
         session.add(Agent(agent_id="user-write", display_name="U"))
     assert canary(logged) == [("agents", "INSERT")]
+    # Adopting the file with the triggers in place: refused, and no further row logged.
+    unstamp(logged)
+    with pytest.raises(ForeignDatabaseError, match="trigger log_"):
+        Store(logged).init()
+    assert canary(logged) == [("agents", "INSERT")]
 
 
 @pytest.fixture
 def trapped(tmp_path: Path) -> Path:
-    """The 34-table TMWS reference whose views and triggers call unsafe built-ins."""
-    path = copy_reference(REF34, tmp_path)
+    """A current store given afterwards views and triggers that call unsafe built-ins."""
+    path = adopted(tmp_path)
     execute_script(
         path,
         """
@@ -125,8 +148,14 @@ def test_unsafe_built_ins_in_a_crafted_schema_never_run(trapped: Path, capsys) -
     con.close()
 
     with Store(trapped) as store:  # each of these would raise had it run a trap
-        assert store.init().action == "adopted"
-        assert store.verify().quick_check == ["ok"]
+        assert store.init().action == "current"
+        report = store.verify()
+        assert report.quick_check == ["ok"]
+        assert report.foreign_triggers_and_views == [
+            "trigger trap_agents on agents",
+            "trigger trap_memories on memories",
+            "view trap_view",
+        ]
         store.backup(trapped.with_name("copy.db"))
         # Our own sessions refuse the unsafe calls instead of attempting them.
         with pytest.raises(OperationalError, match=r"unsafe use of load_extension\(\)"):  # noqa: SIM117
@@ -147,6 +176,10 @@ def test_unsafe_built_ins_in_a_crafted_schema_never_run(trapped: Path, capsys) -
             asyncio.run(read_view())
     assert main(["status", "--db", str(trapped)]) == 0
     assert {"trap_memories", "trap_agents", "trap_view"} <= schema_names(trapped)  # kept
+    # Adopting it refuses with our own error: not an "unsafe use", so no trap was evaluated.
+    unstamp(trapped)
+    with pytest.raises(ForeignDatabaseError, match="trigger trap_agents on agents"):
+        Store(trapped).init()
 
 
 EXFILTRATING = """
@@ -185,10 +218,10 @@ def test_an_application_function_cannot_be_called_by_a_crafted_schema(tmp_path: 
     leaked.clear()
 
     (tmp_path / "crafted").mkdir()
-    crafted = copy_reference(REF34, tmp_path / "crafted")
+    crafted = adopted(tmp_path / "crafted")  # init() would refuse the file with them
     execute_script(crafted, EXFILTRATING)
     with Store(crafted) as store:
-        store.init()
+        assert store.init().action == "current"
 
         @event.listens_for(store.engine, "connect")
         def register(dbapi_connection, record) -> None:  # what the application does

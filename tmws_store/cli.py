@@ -132,7 +132,9 @@ def cmd_verify(store: Store, args: argparse.Namespace) -> Result:
     else:
         problems = report.problems()
         text = "\n".join([f"{store.where}: {len(problems)} problem(s)", *problems])
-        if report.application_id == 0 and report.path is not None:  # init() completes it
+        if report.foreign_triggers_and_views:  # init() refuses the file while they are there
+            text += f"\n`{PROG} init` will not adopt or upgrade the file until they are dropped"
+        elif report.application_id == 0 and report.path is not None:  # init() completes it
             text += f"\n`{PROG} init` adds what is missing, after a backup"
     return Result(data, text, 0 if report.ok else 1)
 

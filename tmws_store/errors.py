@@ -32,7 +32,8 @@ class StoreError(Exception):
 
 
 class NotADatabaseError(StoreError):
-    """Not a usable database: a directory, an unreadable or corrupt file, or not SQLite."""
+    """Not a usable database: a directory, an unreadable file, not SQLite, or a damaged one
+    (truncated, a page overwritten: SQLite's corruption errors, ``quick_check``)."""
 
 
 class ForeignDatabaseError(StoreError):

@@ -71,6 +71,9 @@ class VerifyReport:
     extra_columns: list[str] = field(default_factory=list)
     missing_indexes: list[str] = field(default_factory=list)
     extra_indexes: list[str] = field(default_factory=list)
+    # "trigger NAME on TABLE" or "view NAME": SQL of someone else's that would run inside
+    # the store's own statements.
+    foreign_triggers_and_views: list[str] = field(default_factory=list)
     quick_check: list[str] | None = field(default_factory=list)
     foreign_key_violations: list[str] = field(default_factory=list)
     # Violations that every TMWS-written file has, listed but not counted as wrong.
@@ -96,6 +99,7 @@ class VerifyReport:
         lines += [f"missing table {t}" for t in self.missing_tables]
         lines += [f"missing column {c}" for c in self.missing_columns]
         lines += [f"missing index {i}" for i in self.missing_indexes]
+        lines += [f"{o}: not made by TMWS or tmws_store" for o in self.foreign_triggers_and_views]
         if self.quick_check is not None and self.quick_check != ["ok"]:
             lines += [f"quick_check: {m}" for m in self.quick_check]
         lines += [f"foreign key violation: {v}" for v in self.foreign_key_violations]

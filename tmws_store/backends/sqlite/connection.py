@@ -6,7 +6,9 @@ these facts is decided in one place: which PRAGMAs identify a file, which ``sqli
 rows are schema objects, and what each SQLite error means to a user.
 """
 
+import re
 import sqlite3
+from functools import cache
 from pathlib import Path
 
 from ...errors import (
@@ -16,11 +18,13 @@ from ...errors import (
     StorageFullError,
     StoreError,
 )
+from ...schema import create_statements
 
 __all__ = [
     "IDENTITY_QUERIES",
     "connect",
     "connect_read_only",
+    "foreign_triggers_and_views",
     "from_sqlite",
     "read_identity",
     "schema_objects",
@@ -70,6 +74,43 @@ def schema_objects(con: sqlite3.Connection) -> dict[str, str]:
     return dict(rows.fetchall())
 
 
+_CREATE_SCHEMA_CODE = re.compile(r"CREATE (?:TRIGGER|VIEW) (?:IF NOT EXISTS )?(\w+)")
+
+
+@cache
+def _own_triggers_and_views() -> frozenset[str]:
+    """Names of the triggers and views the schema creates, read from the DDL snapshot.
+
+    None in version 1: TMWS 2.4.18 creates no trigger and no view either. Read rather than
+    written down, so that a later version adding one cannot be refused by its own check.
+    """
+    return frozenset(
+        match[1]
+        for statement in create_statements()
+        if (match := _CREATE_SCHEMA_CODE.match(statement))
+    )
+
+
+def foreign_triggers_and_views(con: sqlite3.Connection) -> list[str]:
+    """Each trigger and view in the file on ``con`` that the schema does not create.
+
+    Given as ``"trigger NAME on TABLE"`` or ``"view NAME"``. Their SQL runs inside the
+    store's own statements (a trigger on every write it matches), so whoever wrote them
+    decides what our writes do: a trigger can empty a table when an agent is renamed.
+    Only ``sqlite_master`` is read.
+    """
+    rows = con.execute(
+        "SELECT type, name, tbl_name FROM sqlite_master "
+        "WHERE type IN ('trigger', 'view') ORDER BY type, name"
+    ).fetchall()
+    own = _own_triggers_and_views()
+    return [
+        f"trigger {name} on {table}" if kind == "trigger" else f"view {name}"
+        for kind, name, table in rows
+        if name not in own
+    ]
+
+
 def from_sqlite(exc: BaseException | None, path: Path | str, doing: str) -> StoreError | None:
     """The tmws_store error for a sqlite3 error met while ``doing`` something, or None.
 
@@ -81,6 +122,13 @@ def from_sqlite(exc: BaseException | None, path: Path | str, doing: str) -> Stor
         return NotADatabaseError(
             f"{path} is not a SQLite database (or is encrypted or corrupt); tmws_store left it "
             "untouched. Move it away or point TMWS_HOME / TMWS_DATABASE_URL elsewhere.",
+            path=path,
+        )
+    if name.startswith("SQLITE_CORRUPT"):  # also _INDEX, _SEQUENCE, _VTAB
+        return NotADatabaseError(
+            f"{path} is damaged ({exc}), found while {doing} the file; the operation stopped "
+            "and kept nothing of its own. Restore a backup, or recover what is readable with "
+            f"`sqlite3 {path} .recover` into a new file.",
             path=path,
         )
     if name == "SQLITE_FULL" or (name.startswith("SQLITE_IOERR") and "full" in str(exc)):

@@ -10,8 +10,12 @@ The steps, and why each is where it is (measurements in the project's reliabilit
    before the stamp and is persistent in the file; ``verify()`` reports it.)
 2. Refuse what is not ours (another application id, a newer schema version, a SQLite file
    whose tables are not TMWS's, something that is not SQLite) while the file is still
-   byte-for-byte as we found it. A completion that could not succeed (a NOT NULL column
-   with no default to give existing rows) is also found here, before any write.
+   byte-for-byte as we found it. A file with data to adopt or upgrade is also refused when
+   ``PRAGMA quick_check`` finds it damaged (about a millisecond on a TMWS file: writing into
+   a damaged b-tree spreads the damage, and the backup would keep it) or when it holds a
+   trigger or view we did not make (its SQL would run inside the store's writes). A
+   completion that could not succeed (a NOT NULL column with no default to give existing
+   rows) is also found here, before any write.
 3. Switch to WAL, outside any transaction (SQLite refuses inside one), retrying while another
    process holds the file: this switch fails at once instead of waiting for the timeout.
 4. ``BEGIN IMMEDIATE``: the write lock, so exactly one process creates or completes. Look
@@ -42,7 +46,13 @@ from ...migrations import MIGRATIONS, Migration
 from ...paths import Location, create_private_file, ensure_private_dirs, tighten
 from ...reports import InitReport
 from .backup import backup_beside
-from .connection import connect, read_identity, schema_objects, store_error
+from .connection import (
+    connect,
+    foreign_triggers_and_views,
+    read_identity,
+    schema_objects,
+    store_error,
+)
 
 __all__ = ["initialise"]
 
@@ -116,6 +126,65 @@ def _classify(con: sqlite3.Connection, path: Path, app_id: int, version: int, ta
         "tmws_store left it untouched. Point TMWS_HOME or TMWS_DATABASE_URL at another file.",
         path=path,
     )
+
+
+def _refuse_damage(con: sqlite3.Connection, path: Path) -> None:
+    """Refuse a file that ``PRAGMA quick_check`` finds damaged, naming its first findings."""
+    try:
+        found = [row[0] for row in con.execute("PRAGMA quick_check")]
+    except sqlite3.DatabaseError as exc:
+        # A page quick_check cannot even read (a table's root overwritten) stops it at once.
+        if not getattr(exc, "sqlite_errorname", "").startswith("SQLITE_CORRUPT"):
+            raise
+        found = [str(exc)]
+    if found == ["ok"]:
+        return
+    # A finding may span lines ("*** in database main ***" first); the message is one line.
+    lines = [
+        line
+        for finding in found
+        for line in finding.splitlines()
+        if line.strip() and not line.startswith("*** in database")
+    ]
+    shown = "; ".join(lines[:3]) + ("; ..." if len(lines) > 3 else "")
+    raise NotADatabaseError(
+        f"{path} is damaged (PRAGMA quick_check: {shown}); tmws_store left it untouched, "
+        "with no backup made. Restore a backup, or recover what is readable with "
+        f"`sqlite3 {path} .recover` into a new file.",
+        path=path,
+    )
+
+
+def _refuse_schema_code(con: sqlite3.Connection, path: Path) -> None:
+    """Refuse a file holding a trigger or view we did not make.
+
+    ``trusted_schema = OFF`` stops such SQL calling functions, not running an UPDATE or a
+    DELETE: a trigger on agents could empty memories whenever an agent is renamed.
+    """
+    found = foreign_triggers_and_views(con)
+    if not found:
+        return
+    shown = ", ".join(found[:5]) + (", ..." if len(found) > 5 else "")
+    raise ForeignDatabaseError(
+        f"{path} holds {shown}, which neither TMWS nor tmws_store creates: their SQL would "
+        "run inside the store's own writes, so tmws_store left the file untouched. Drop them "
+        "if you know what they are, or point TMWS_HOME / TMWS_DATABASE_URL elsewhere.",
+        path=path,
+    )
+
+
+def _refuse_before_writing(con: sqlite3.Connection, path: Path, kind: str) -> None:
+    """Every refusal of a file with data to adopt or upgrade, while it is still untouched."""
+    if kind == "fresh":  # no page and no schema of anyone's to check
+        return
+    _refuse_damage(con, path)  # first: the reads below trust the file's pages
+    if kind == "adopt":
+        # Raises if the completion cannot succeed; it also names a view standing where
+        # one of our tables belongs better than the check below would.
+        from .completion import plan_completion
+
+        plan_completion(con)
+    _refuse_schema_code(con, path)
 
 
 def _switch_to_wal(con: sqlite3.Connection, busy_timeout: float, path: Path) -> None:
@@ -283,10 +352,7 @@ def _initialise_on(
     # Slow path. Nothing below runs SQL functions named by the file's own schema.
     con.execute("PRAGMA trusted_schema = OFF")
     kind = _classify(con, path, app_id, version, target)
-    if kind == "adopt":
-        from .completion import plan_completion
-
-        plan_completion(con)  # raises now, before any write, if it cannot succeed
+    _refuse_before_writing(con, path, kind)
     ensure_private_dirs(location)
     for suffix in ("", "-wal", "-shm"):
         tighten(Path(f"{path}{suffix}"), 0o600)

@@ -1,6 +1,7 @@
 """``verify()`` of a store file: compare it with the models, read-only.
 
-Reports missing and extra tables, columns and indexes, SQLite's ``quick_check`` and every
+Reports missing and extra tables, columns and indexes, triggers and views we did not make,
+SQLite's ``quick_check`` and every
 foreign-key violation. The connection cannot create the file or write to it (see
 ``connection.connect_read_only``).
 """
@@ -11,7 +12,13 @@ from pathlib import Path
 from ...errors import NotADatabaseError
 from ...reports import VerifyReport
 from ..model_compare import compare_with_models
-from .connection import connect_read_only, read_identity, schema_objects, store_error
+from .connection import (
+    connect_read_only,
+    foreign_triggers_and_views,
+    read_identity,
+    schema_objects,
+    store_error,
+)
 
 __all__ = ["TMWS_FOREIGN_KEY_DEFECTS", "verify_file"]
 
@@ -52,6 +59,7 @@ def _inspect(con: sqlite3.Connection, path: Path) -> VerifyReport:
         indexes,
         lambda table: {row[1] for row in con.execute(f'PRAGMA table_info("{table}")')},
     )
+    report.foreign_triggers_and_views = foreign_triggers_and_views(con)
     report.quick_check = [row[0] for row in con.execute("PRAGMA quick_check")]
     for table, rowid, parent, _ in con.execute("PRAGMA foreign_key_check"):
         line = f"{table} row {rowid} -> {parent}"

@@ -1,0 +1,220 @@
+"""Files refused before the first write: triggers or views we did not make, and damage.
+
+A trigger's SQL runs inside the store's own writes whatever ``trusted_schema`` says, so a
+TMWS file carrying one is not adopted or upgraded; a damaged file is not written into, backed
+up or chmod'ed. Every test works on copies of the shared reference files, altered for real
+(SQL through plain sqlite3, bytes written over a page, a file cut short), and checks that a
+refused file is byte-for-byte and mode-for-mode what it was, with nothing made beside it.
+"""
+
+import random
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tmws_store import ForeignDatabaseError, NotADatabaseError, Store
+from tmws_store.backends.sqlite import connection, startup
+from tmws_store.cli import main
+from tmws_store.migrations import Migration
+from tmws_store.paths import resolve_location
+
+from .helpers import REF34, REF42, add_mood, altered_copy, copy_reference, file_digest, run_sql
+
+REFERENCES = pytest.mark.parametrize("reference", [REF42, REF34], ids=["42-tables", "34-tables"])
+
+EVIL = "CREATE TRIGGER evil AFTER UPDATE ON agents BEGIN UPDATE memories SET content=''; END"
+RENAME_ONE_AGENT = (
+    "UPDATE agents SET display_name = 'renamed' WHERE rowid = (SELECT min(rowid) FROM agents)"
+)
+
+
+def state(path: Path) -> tuple[str, int, list[str]]:
+    """The file's digest and mode, and every name in its folder: all a refusal must keep."""
+    return file_digest(path), path.stat().st_mode, sorted(p.name for p in path.parent.iterdir())
+
+
+def memories_with_content(path: Path) -> int:
+    con = sqlite3.connect(path)
+    try:
+        return con.execute("SELECT count(*) FROM memories WHERE content <> ''").fetchone()[0]
+    finally:
+        con.close()
+
+
+# --- triggers and views we did not make ----------------------------------------------------
+
+
+@REFERENCES
+def test_a_trigger_that_empties_memories_is_refused_untouched(
+    reference: Path, tmp_path: Path
+) -> None:
+    # The control: on an untouched copy, renaming one agent really empties every memory.
+    (tmp_path / "control").mkdir()
+    control = altered_copy(reference, tmp_path / "control", EVIL)
+    assert memories_with_content(control) > 0
+    run_sql(control, RENAME_ONE_AGENT)
+    assert memories_with_content(control) == 0
+
+    (tmp_path / "crafted").mkdir()
+    path = altered_copy(reference, tmp_path / "crafted", EVIL)
+    path.chmod(0o644)  # adoption would tighten it to 0600
+    before = state(path)
+    with pytest.raises(ForeignDatabaseError, match="trigger evil on agents") as refused:
+        Store(path).init()
+    message = str(refused.value)
+    assert str(path) in message and "left the file untouched" in message
+    assert "\n" not in message
+    assert state(path) == before  # bytes, mode, and no -wal, -shm or backup beside it
+
+
+def test_a_view_we_did_not_make_is_refused_untouched(tmp_path: Path) -> None:
+    path = altered_copy(REF34, tmp_path, "CREATE VIEW memory_feed AS SELECT content FROM memories")
+    before = state(path)
+    with pytest.raises(ForeignDatabaseError, match=r"view memory_feed, which neither TMWS"):
+        Store(path).init()
+    assert state(path) == before
+
+
+def adopted_copy(reference: Path, folder: Path) -> Path:
+    """A copy of ``reference`` adopted by the store: stamped, current, in WAL mode."""
+    path = copy_reference(reference, folder)
+    with Store(path) as store:
+        assert store.init().action == "adopted"
+    for backup in folder.glob("*.backup-*"):
+        backup.unlink()  # so the tests see any new one
+    return path
+
+
+def test_a_stamped_file_given_a_trigger_is_refused_on_upgrade(tmp_path: Path) -> None:
+    path = run_sql(adopted_copy(REF42, tmp_path), EVIL)
+    before = state(path)
+    v2 = [Migration(2, "memories get a mood", add_mood)]
+    with pytest.raises(ForeignDatabaseError, match="trigger evil on agents"):
+        startup.initialise(resolve_location(path), busy_timeout=5, migrations=v2, target=2)
+    assert state(path) == before  # no migration, no backup, user_version still 1
+
+
+def test_verify_names_a_trigger_added_to_a_current_store(
+    tmp_path: Path, capsys, monkeypatch
+) -> None:
+    path = run_sql(adopted_copy(REF42, tmp_path), EVIL)
+    # The warm path still reads the two header fields and nothing else: it does not look.
+    statements: list[str] = []
+    real_connect = startup.connect
+
+    def traced_connect(p: Path, busy_timeout: float) -> sqlite3.Connection:
+        con = real_connect(p, busy_timeout)
+        con.set_trace_callback(statements.append)
+        return con
+
+    monkeypatch.setattr(startup, "connect", traced_connect)
+    with Store(path) as store:
+        assert store.init().action == "current"
+        report = store.verify()
+    assert statements == list(connection.IDENTITY_QUERIES)
+    assert report.quick_check == ["ok"] and not report.ok
+    assert report.foreign_triggers_and_views == ["trigger evil on agents"]
+    assert report.problems() == ["trigger evil on agents: not made by TMWS or tmws_store"]
+
+    capsys.readouterr()
+    assert main(["verify", "--db", str(path)]) == 1
+    out = capsys.readouterr().out
+    assert "trigger evil on agents: not made by TMWS or tmws_store\n" in out
+    assert "until they are dropped" in out
+
+
+# --- damaged files -------------------------------------------------------------------------
+
+
+def overwrite_page(path: Path, page: int, seed: int) -> None:
+    """Write random bytes over page ``page`` (1-based) of the file, as a failing disk might."""
+    con = sqlite3.connect(path)
+    page_size = con.execute("PRAGMA page_size").fetchone()[0]
+    con.close()
+    with path.open("r+b") as f:
+        f.seek((page - 1) * page_size)
+        f.write(random.Random(seed).randbytes(page_size))
+
+
+def root_page(path: Path, name: str) -> int:
+    con = sqlite3.connect(path)
+    try:
+        (page,) = con.execute("SELECT rootpage FROM sqlite_master WHERE name = ?", (name,))
+        return page[0]
+    finally:
+        con.close()
+
+
+def quick_check(path: Path) -> list[str]:
+    """What plain sqlite3's quick_check says, or the error that stopped it."""
+    con = sqlite3.connect(path)
+    try:
+        return [row[0] for row in con.execute("PRAGMA quick_check")]
+    except sqlite3.DatabaseError as exc:
+        return [f"{exc.sqlite_errorname}: {exc}"]
+    finally:
+        con.close()
+
+
+# The memories table's only page (quick_check stops on it: SQLITE_CORRUPT) and a page of one
+# of its indexes (quick_check reports it and goes on).
+DAMAGED_PAGES = {
+    "table page": ("memories", "SQLITE_CORRUPT: database disk image is malformed"),
+    "index page": ("ix_memories_namespace", "btreeInitPage() returns error code 11"),
+}
+
+
+@REFERENCES
+@pytest.mark.parametrize("where", DAMAGED_PAGES)
+def test_a_damaged_page_is_refused_before_any_write(
+    reference: Path, where: str, tmp_path: Path
+) -> None:
+    path = copy_reference(reference, tmp_path)
+    name, finding = DAMAGED_PAGES[where]
+    overwrite_page(path, root_page(path, name), seed=len(name))
+    assert finding in "\n".join(quick_check(path))  # the control: SQLite sees the damage
+    path.chmod(0o644)  # adoption would tighten it to 0600 first thing
+    before = state(path)
+    with pytest.raises(NotADatabaseError, match=r"is damaged \(PRAGMA quick_check: ") as refused:
+        Store(path).init()
+    message = str(refused.value)
+    assert str(path) in message and finding.split(": ")[-1] in message and "\n" not in message
+    assert state(path) == before  # bytes and mode; no backup, no -wal
+
+
+def truncated(tmp: Path) -> Path:
+    """The first 3 pages of a real TMWS file, as a copy cut short leaves it."""
+    path = tmp / "truncated.db"
+    path.write_bytes(copy_reference(REF42, tmp).read_bytes()[: 3 * 4096])
+    return path
+
+
+def header_only(tmp: Path) -> Path:
+    """Only the 100-byte SQLite header of a real TMWS file."""
+    path = tmp / "header.db"
+    path.write_bytes(copy_reference(REF34, tmp).read_bytes()[:100])
+    return path
+
+
+@pytest.mark.parametrize("make", [truncated, header_only])
+def test_a_file_cut_short_raises_not_a_database(make, tmp_path: Path) -> None:
+    path = make(tmp_path)
+    before = state(path)
+    with pytest.raises(NotADatabaseError, match="is damaged") as refused:
+        Store(path).init()
+    assert str(path) in str(refused.value)
+    assert state(path) == before
+
+    result = subprocess.run(
+        [sys.executable, "-m", "tmws_store", "--db", str(path), "init"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 1 and result.stdout == ""
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stderr.startswith(f"tmws-store init: {path} is damaged (")
+    assert state(path) == before
