@@ -10,7 +10,7 @@ import asyncio
 import os
 import tempfile
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from tmws_store import Agent, Memory, Store
 
@@ -24,7 +24,7 @@ async def newest_memory(store: Store) -> Memory | None:
     """The agent's most recent memory, read in a short read-only transaction."""
     async with store.async_session(readonly=True) as session:
         result = await session.exec(
-            select(Memory).where(Memory.agent_id == AGENT).order_by(Memory.created_at.desc())
+            select(Memory).where(Memory.agent_id == AGENT).order_by(col(Memory.created_at).desc())
         )
         return result.first()
 

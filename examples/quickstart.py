@@ -12,7 +12,7 @@ import os
 import tempfile
 
 from pydantic import ValidationError
-from sqlmodel import select
+from sqlmodel import col, select
 
 from tmws_store import Agent, Memory, Store, Task, TaskPriority, TaskStatus
 
@@ -63,7 +63,7 @@ with Store() as store:
         important = session.exec(
             select(Memory)
             .where(Memory.agent_id == "athena", Memory.importance_score >= 0.5)
-            .order_by(Memory.created_at.desc())
+            .order_by(col(Memory.created_at).desc())
         ).all()
         for memory in important:
             print("important memory:", memory.content, memory.tags)

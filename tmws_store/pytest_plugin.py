@@ -33,13 +33,16 @@ from .store import Store
 if TYPE_CHECKING:
     from sqlmodel.ext.asyncio.session import AsyncSession
 
-try:
-    # pytest-asyncio runs an async fixture declared with plain @pytest.fixture only in its
-    # "auto" mode; in the default strict mode the test would fail. Its own decorator works in
-    # both. Without pytest-asyncio, pytest itself says that nothing can run the fixture.
+# pytest-asyncio runs an async fixture declared with plain @pytest.fixture only in its "auto"
+# mode; in the default strict mode the test would fail. Its own decorator works in both.
+# Without pytest-asyncio, pytest itself says that nothing can run the fixture.
+if TYPE_CHECKING:
     from pytest_asyncio import fixture as _async_fixture
-except ImportError:  # pragma: no cover - exercised only without pytest-asyncio
-    _async_fixture = pytest.fixture
+else:
+    try:
+        from pytest_asyncio import fixture as _async_fixture
+    except ImportError:  # pragma: no cover - exercised only without pytest-asyncio
+        _async_fixture = pytest.fixture
 
 __all__ = [
     "tmws_async_session",
@@ -62,7 +65,8 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 
 def _test_raised(request: pytest.FixtureRequest) -> bool:
     # No record means the body never ran (another fixture failed first): do not commit.
-    return request.node.stash.get(_TEST_RAISED, True)
+    raised: bool = request.node.stash.get(_TEST_RAISED, True)
+    return raised
 
 
 @pytest.fixture(scope="session")
