@@ -32,7 +32,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from . import schema
-from .backup import backup_beside
+from .backup import backup_beside, remove_partial_backups
 from .errors import (
     DatabaseLockedError,
     ForeignDatabaseError,
@@ -336,6 +336,9 @@ def _initialise_on(
     ensure_private_dirs(location)
     for suffix in ("", "-wal", "-shm"):
         tighten(Path(f"{path}{suffix}"), 0o600)
+    # Half-made copies of killed backups, never those still being written. Here, not on the
+    # warm path: that one stays two header reads.
+    remove_partial_backups(path.parent)
     _switch_to_wal(con, busy_timeout, path)
 
     if kind == "upgrade":
