@@ -203,6 +203,24 @@ def test_a_killed_before_adopt_backup_is_never_listed_and_init_removes_it(
 
 
 @pytest.mark.slow
+def test_init_creating_a_store_removes_a_killed_backups_file(
+    tmp_path: Path, children: list[subprocess.Popen[str]]
+) -> None:
+    """No backup runs when init() creates a store: its slow path cleans up by itself."""
+    db = make_big_store(tmp_path / "t.db")
+    children.append(start(CLI_BACKUP_CHILD, db))
+    kill(children[0])
+    [partial] = partials(tmp_path)
+    for suffix in ("", "-wal", "-shm"):  # the user moved the store away, to start afresh
+        Path(f"{db}{suffix}").unlink(missing_ok=True)
+
+    with Store(db) as store:
+        assert store.init().action == "created"
+    assert not partial.exists()
+    assert list_backups(db) == []
+
+
+@pytest.mark.slow
 def test_a_live_writers_partial_copy_is_left_alone(
     tmp_path: Path, children: list[subprocess.Popen[str]]
 ) -> None:
