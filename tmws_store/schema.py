@@ -66,5 +66,5 @@ def create_statements() -> tuple[str, ...]:
     file is created from ``ddl/v<N>.sql``; ``tests/test_schema_drift.py`` proves that file is
     exactly what the models compile to.
     """
-    text = resources.files(__name__).joinpath(f"ddl/v{SCHEMA_VERSION}.sql").read_text()
+    text = resources.files("tmws_store").joinpath(f"ddl/v{SCHEMA_VERSION}.sql").read_text()
     return tuple(block.removesuffix(";") for block in text.split(";\n\n") if block.strip())

@@ -4,57 +4,233 @@ Copying only the main file of a WAL database can lose every recent row (they may
 the ``-wal`` file); the backup API copies what a reader sees, while other connections write.
 The copy is the snapshot of one read transaction, so it finishes however busy the writers.
 Copies are created 0600 before SQLite writes them: they hold the same secrets as the store.
+
+A copy is never seen half made, and never lands on another file. It is written under a
+hidden temporary name beside its destination (``.NAME.PID-TOKEN.partial``, which
+``list_backups`` never matches), synced, and only then given its final name with a hard link:
+unlike a rename, a link fails when the name exists, so two processes cannot both claim one
+name. The writer holds an ``flock`` on its temporary file; ``remove_partial_backups`` removes
+only the temporary files whose lock it can take, that is those of dead writers (the kernel
+drops a killed process's locks).
 """
 
+import contextlib
+import fcntl
 import glob
+import os
 import re
+import secrets
 import sqlite3
-from collections.abc import Callable
+import stat
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ...paths import create_private_file
+from ...errors import StoreError
+from ...paths import PRIVATE_FILE_MODE
+from .connection import from_sqlite
 
-__all__ = ["backup_beside", "backup_name", "backup_to", "list_backups"]
+__all__ = ["backup_beside", "backup_name", "backup_to", "list_backups", "remove_partial_backups"]
 
 Progress = Callable[[int, int], None]  # (pages copied, total pages)
 
 _STAMP_FORMAT = "%Y-%m-%dT%H%M%SZ"  # UTC; sorts as text, and has no ":" (Windows-safe)
 _SIDE_FILES = ("-wal", "-shm", "-journal")
+_NAME_ATTEMPTS = 100  # suffixes "", "-1" ... "-99" for the copies made in one second
+_PARTIAL = re.compile(r"\..+\.\d+-[0-9a-f]{12}\.partial")
 
 
 def backup_to(source: Path, dest: Path, *, progress: Progress | None = None) -> Path:
-    """Copy the database at ``source`` to the new file ``dest``; refuses to overwrite."""
-    if dest.exists():
+    """Copy the database at ``source`` to the new file ``dest``; never overwrites a file.
+
+    A ``dest`` named the way ``backup_name`` names copies of ``source`` is automatic: when
+    another process claims that name first, the copy takes the next free suffix (the path
+    returned says which). Any other ``dest`` that exists is refused with FileExistsError
+    before anything is written. Other failures raise a ``StoreError``; the half-made copy is
+    removed, and no other file is.
+    """
+    automatic = _automatic_names(source, dest)
+    if automatic is None and os.path.lexists(dest):
         raise FileExistsError(f"{dest} already exists; choose another backup file name")
-    create_private_file(dest)
+    for folder in dict.fromkeys((source.parent, dest.parent)):
+        remove_partial_backups(folder)
     try:
-        src = sqlite3.connect(source, isolation_level=None)
+        with _partial_file(dest) as (temp, fd):
+            _copy(source, temp, progress)
+            written = _publish(temp, fd, automatic or [dest])
+    except sqlite3.Error as exc:
+        raise from_sqlite(exc, source, "backing up") or StoreError(
+            f"backing up {source}: {exc}", path=source
+        ) from exc
+    except OSError as exc:
+        raise _from_os_error(exc, dest) from exc
+    if written is not None:
+        return written
+    if automatic is None:
+        raise FileExistsError(f"{dest} already exists; choose another backup file name")
+    raise FileExistsError(f"too many backups of {source} made in the same second")
+
+
+def _copy(source: Path, temp: Path, progress: Progress | None) -> None:
+    src = sqlite3.connect(source, isolation_level=None)
+    try:
+        src.execute("PRAGMA trusted_schema = OFF")
+        # Hold one read transaction for the whole copy. Without it, every commit by another
+        # connection restarts the backup from the first page, so a copy taken while agents
+        # write may never finish; with it, the copy is the snapshot the transaction sees (WAL
+        # lets writers go on meanwhile).
+        src.execute("BEGIN")
+        src.execute("SELECT count(*) FROM sqlite_master").fetchall()
+        dst = sqlite3.connect(temp, isolation_level=None)
         try:
-            src.execute("PRAGMA trusted_schema = OFF")
-            # Hold one read transaction for the whole copy. Without it, every commit by
-            # another connection restarts the backup from the first page, so a copy taken
-            # while agents write may never finish; with it, the copy is the snapshot the
-            # transaction sees (WAL lets writers go on meanwhile).
-            src.execute("BEGIN")
-            src.execute("SELECT count(*) FROM sqlite_master").fetchall()
-            dst = sqlite3.connect(dest)
-            try:
+            # No "-journal" file beside the copy. MEMORY rather than OFF: the file starts
+            # empty, so there are no old pages to keep and the in-memory journal costs
+            # nothing, while ROLLBACK stays defined (SQLite rolls the copy back when a step
+            # fails, e.g. on a full disk); with OFF it is undefined. A crash needs no journal:
+            # the whole temporary file is garbage then.
+            dst.execute("PRAGMA journal_mode = MEMORY")
 
-                def report(status: int, remaining: int, total: int) -> None:
-                    if progress is not None:
-                        progress(total - remaining, total)
+            def report(status: int, remaining: int, total: int) -> None:
+                if progress is not None:
+                    progress(total - remaining, total)
 
-                src.backup(dst, pages=256, progress=report)
-            finally:
-                dst.close()
-                src.execute("COMMIT")
+            src.backup(dst, pages=256, progress=report)
         finally:
-            src.close()
-    except BaseException:
-        dest.unlink(missing_ok=True)
-        raise
-    return dest
+            dst.close()
+            src.execute("COMMIT")
+    finally:
+        src.close()
+
+
+@contextlib.contextmanager
+def _partial_file(dest: Path) -> Iterator[tuple[Path, int]]:
+    """A new private temporary file beside ``dest``, locked until the block ends.
+
+    It is removed at the end unless the block gave it its final name (then it is gone
+    already): after a failure, and never any file this process did not create.
+    """
+    temp, fd = _create_locked(dest)
+    try:
+        yield temp, fd
+    finally:
+        try:
+            temp.unlink(missing_ok=True)  # still locked by us: nobody else removes it
+        finally:
+            os.close(fd)  # releases the lock
+
+
+def _create_locked(dest: Path) -> tuple[Path, int]:
+    while True:
+        temp = dest.with_name(f".{dest.name}.{os.getpid()}-{secrets.token_hex(6)}.partial")
+        fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE_MODE)
+        try:
+            os.fchmod(fd, PRIVATE_FILE_MODE)  # the umask may have taken bits away from 0600
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            # Between our create and our lock the file stood unlocked: a cleanup may have
+            # taken it for a dead writer's and removed it. Then start again on a new name.
+            if _same_file(temp, fd):
+                return temp, fd
+        except BaseException:
+            os.close(fd)
+            temp.unlink(missing_ok=True)
+            raise
+        os.close(fd)
+
+
+def _publish(temp: Path, fd: int, names: list[Path]) -> Path | None:
+    """Give the finished copy the first free name of ``names``; None when all are taken.
+
+    Never replaces a file: a name another process claimed first is skipped.
+    """
+    os.fsync(fd)  # the copy's bytes are on disk before any name points at them
+    for name in names:
+        try:
+            os.link(temp, name)
+        except FileExistsError:
+            continue  # another process claimed it first
+        temp.unlink()
+        # The folder's own sync makes the new name durable (and the temporary one's removal):
+        # without it a power cut could lose the name of a backup already reported as made.
+        _fsync_folder(name.parent)
+        return name
+    return None
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _same_file(path: Path, fd: int) -> bool:
+    """Whether ``path`` still names the file open as ``fd``."""
+    try:
+        named = path.stat(follow_symlinks=False)
+    except FileNotFoundError:
+        return False
+    opened = os.fstat(fd)
+    return (named.st_dev, named.st_ino) == (opened.st_dev, opened.st_ino)
+
+
+def _automatic_names(source: Path, dest: Path) -> list[Path] | None:
+    """The names to try, in order, when ``dest`` is a ``backup_name`` of ``source``; else None."""
+    pattern = re.escape(source.name) + r"\.backup-\d{4}-\d\d-\d\dT\d{6}Z-.+?"
+    match = re.fullmatch(f"({pattern})(?:-(\\d+))?", dest.name)
+    if match is None:
+        return None
+    first = int(match[2] or 0)
+    return [dest] + [
+        dest.with_name(f"{match[1]}-{attempt}") for attempt in range(first + 1, _NAME_ATTEMPTS)
+    ]
+
+
+def _from_os_error(exc: OSError, dest: Path) -> StoreError:
+    # The folder missing or not writable, or no room for the file or its name.
+    reason = exc.strerror or str(exc)
+    return StoreError(f"cannot write the backup {dest}: {reason}", path=dest)
+
+
+def remove_partial_backups(folder: Path) -> list[Path]:
+    """Remove from ``folder`` the temporary files of backups whose writer died; returns them.
+
+    A writer that is alive holds a lock on its temporary file, so its file stays. Files that
+    cannot be opened or removed are left as they are: this never raises for them.
+    """
+    try:
+        names = os.listdir(folder)
+    except OSError:
+        return []  # no such folder, or not ours to read: no copy of ours can be there
+    removed = []
+    for name in sorted(names):
+        path = folder / name
+        if _PARTIAL.fullmatch(name) and _remove_if_abandoned(path):
+            removed.append(path)
+    return removed
+
+
+def _remove_if_abandoned(path: Path) -> bool:
+    try:
+        # O_NOFOLLOW: never reach through a link; O_NONBLOCK: a FIFO of that name cannot hang us.
+        fd = os.open(path, os.O_RDONLY | os.O_NOFOLLOW | os.O_NONBLOCK | os.O_CLOEXEC)
+    except OSError:
+        return False
+    try:
+        if not stat.S_ISREG(os.fstat(fd).st_mode):
+            return False
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False  # its writer is alive and still copying
+        if not _same_file(path, fd):
+            return False  # another cleanup removed it meanwhile
+        path.unlink()
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def backup_name(source: Path, *, reason: str, folder: Path | None = None) -> Path:
@@ -62,11 +238,12 @@ def backup_name(source: Path, *, reason: str, folder: Path | None = None) -> Pat
 
     For ``tmws.db`` at 04:15:00 UTC on 24 November 2026 before adoption:
     ``tmws.db.backup-2026-11-24T041500Z-before-adopt``. The name is beside ``source`` unless
-    another ``folder`` is given.
+    another ``folder`` is given. Another process may take the name before the copy is made:
+    ``backup_to`` then moves on to the next suffix.
     """
     stamp = datetime.now(UTC).strftime(_STAMP_FORMAT)
     where = source.parent if folder is None else folder
-    for attempt in range(100):
+    for attempt in range(_NAME_ATTEMPTS):
         suffix = f"-{attempt}" if attempt else ""
         dest = where / f"{source.name}.backup-{stamp}-{reason}{suffix}"
         if not dest.exists():
@@ -78,7 +255,8 @@ def list_backups(source: Path) -> list[Path]:
     """The backups of ``source`` lying beside it (named by ``backup_name``), oldest first.
 
     SQLite's side files of a backup that was opened later (``-wal``, ``-shm``, ``-journal``)
-    are not backups themselves and are left out.
+    are not backups themselves and are left out, and so are copies still being written
+    (their hidden temporary names start with a ".").
     """
     pattern = re.compile(re.escape(source.name) + r"\.backup-(\d{4}-\d\d-\d\dT\d{6}Z)-.+")
     found: list[tuple[str, int, Path]] = []

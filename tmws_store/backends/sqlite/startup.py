@@ -45,7 +45,7 @@ from ...errors import (
 from ...migrations import MIGRATIONS, Migration
 from ...paths import Location, create_private_file, ensure_private_dirs, tighten
 from ...reports import InitReport
-from .backup import backup_beside
+from .backup import backup_beside, remove_partial_backups
 from .connection import (
     connect,
     foreign_triggers_and_views,
@@ -356,6 +356,9 @@ def _initialise_on(
     ensure_private_dirs(location)
     for suffix in ("", "-wal", "-shm"):
         tighten(Path(f"{path}{suffix}"), 0o600)
+    # Half-made copies of killed backups, never those still being written. Here, not on the
+    # warm path: that one stays two header reads.
+    remove_partial_backups(path.parent)
     _switch_to_wal(con, busy_timeout, path)
 
     if kind == "upgrade":
