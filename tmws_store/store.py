@@ -24,7 +24,7 @@ from sqlmodel import Session
 
 from .backup import Progress, backup_to
 from .engine import async_engine_for, engine_for, readonly_options
-from .errors import StoreError, from_sqlite
+from .errors import ReadOnlyStoreError, StoreError, from_sqlite
 from .paths import Location, ServerLocation, resolve_location
 from .startup import InitReport, initialise
 
@@ -175,7 +175,8 @@ class Store:
 
         On SQLite, write transactions take the write lock when they begin (``BEGIN
         IMMEDIATE``), so they never deadlock; ``readonly=True`` begins a plain read transaction
-        instead (a read-only one on PostgreSQL). Objects stay usable after the block (no
+        instead (a read-only one on PostgreSQL), in which any write raises
+        ``ReadOnlyStoreError`` and nothing is written. Objects stay usable after the block (no
         expiry on commit).
         """
         self._ensure_ready()
@@ -188,7 +189,7 @@ class Store:
                 session.commit()
             except DBAPIError as exc:
                 session.rollback()
-                raise self._translate(exc) from exc
+                raise self._translate(exc, readonly=readonly) from exc
             except BaseException:
                 session.rollback()
                 raise
@@ -208,16 +209,23 @@ class Store:
                 await session.commit()
             except DBAPIError as exc:
                 await session.rollback()
-                raise self._translate(exc) from exc
+                raise self._translate(exc, readonly=readonly) from exc
             except BaseException:
                 await session.rollback()
                 raise
 
-    def _translate(self, exc: DBAPIError) -> BaseException:
+    def _translate(self, exc: DBAPIError, *, readonly: bool = False) -> BaseException:
         if isinstance(self.location, ServerLocation):
             from .postgres import from_postgres
 
             return from_postgres(exc, self.location, "writing to")
+        if readonly and getattr(exc.orig, "sqlite_errorname", "") == "SQLITE_READONLY":
+            # PRAGMA query_only refused it (see engine.py), not the file's permissions.
+            return ReadOnlyStoreError(
+                f"a read-only session on {self.where} tried to write; nothing was changed. "
+                "Write in a session opened without readonly=True.",
+                path=self.location.path,
+            )
         return from_sqlite(exc.orig, self.location.path, "writing to") or exc
 
     # --- lifetime -----------------------------------------------------------------------
