@@ -1,5 +1,7 @@
-"""Sessions that must never write; on both back ends.
+"""Values a store must never keep, and sessions that must never write; on both back ends.
 
+- NaN and the infinities: JSON is never written as the non-JSON text ``NaN``, even by a
+  statement that skips validation.
 - ``session(readonly=True)``: a write raises ``ReadOnlyStoreError`` on SQLite as on
   PostgreSQL, nothing is written, and the pooled connection writes again afterwards.
 """
@@ -10,9 +12,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
+from sqlalchemy.exc import StatementError
 
-from tmws_store import Agent, ReadOnlyStoreError, Store, TMWSModel
+from tmws_store import Agent, Memory, ReadOnlyStoreError, Store, TMWSModel
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -35,6 +38,25 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
 def count(store: Store, model: type[TMWSModel]) -> int:
     with store.session(readonly=True) as session:
         return session.exec(select(func.count()).select_from(model)).one()[0]
+
+
+# --- NaN and infinities -------------------------------------------------------------------
+
+MEMORY = {"content": "c", "agent_id": "athena", "namespace": "demo"}
+
+
+def test_json_that_skips_validation_is_never_written_as_nan(any_store: Store) -> None:
+    # An UPDATE statement runs no model validation: the JSON type itself must refuse to
+    # write the non-JSON text NaN (which SQLite kept, and PostgreSQL refused only once sent).
+    with any_store.session() as session:
+        session.add(Memory(**MEMORY, metadata_json={"kept": 1}))
+    nan_update = update(Memory).values(metadata_json={"x": float("nan")})
+    with pytest.raises(StatementError) as caught, any_store.session() as session:
+        session.execute(nan_update)
+    assert isinstance(caught.value.orig, ValueError)
+    assert "not JSON compliant" in str(caught.value.orig)
+    with any_store.session(readonly=True) as session:
+        assert session.scalars(select(Memory.metadata_json)).all() == [{"kept": 1}]
 
 
 # --- read-only sessions --------------------------------------------------------------------
