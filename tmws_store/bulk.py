@@ -19,6 +19,7 @@ from sqlalchemy import Boolean, Column, Engine, inspect
 from sqlalchemy.dialects import sqlite
 
 from .models import TMWSModel
+from .models._base import VALUE_CONFIG, value_annotation
 from .types import HexUUID, JSONValue, StrEnumType, UTCDateTime, json_text
 
 __all__ = ["insert_many"]
@@ -31,14 +32,14 @@ def _row_model(model: type[TMWSModel]) -> type[BaseModel]:
     """A plain Pydantic model with the table model's fields: validation without the ORM."""
     fields: dict[str, Any] = {}
     for name, field in model.model_fields.items():
-        # rebuild_annotation() keeps the constraints and validators (max_length, ...).
+        # The constraints and validators (max_length, ..., and JSON's NaN check) are kept.
         default = (
             Field(default_factory=field.default_factory)
             if field.default_factory is not None
             else Field(default=field.default)
         )
-        fields[name] = (field.rebuild_annotation(), default)
-    config = ConfigDict(arbitrary_types_allowed=True)
+        fields[name] = (value_annotation(model, name), default)
+    config = ConfigDict(arbitrary_types_allowed=True, **VALUE_CONFIG)
     return create_model(model.__name__, __config__=config, **fields)
 
 

@@ -16,6 +16,7 @@ On PostgreSQL the same Python values use native types: ``timestamptz`` for datet
 
 import enum
 import json
+import math
 import os
 import re
 import uuid
@@ -36,9 +37,11 @@ __all__ = [
     "JSONValue",
     "StrEnumType",
     "UTCDateTime",
+    "is_json_type",
     "json_text",
     "new_hex_id",
     "new_id",
+    "non_finite_at",
     "utc_now",
 ]
 
@@ -125,6 +128,24 @@ def json_text(value: Any) -> str:
     return _STRICT_JSON.encode(value)
 
 
+def non_finite_at(value: Any) -> tuple[Any, ...] | None:
+    """Where a JSON value holds NaN or an infinity (its keys and indexes), or None if nowhere.
+
+    Iterative, so that a deeply nested value cannot exhaust the recursion limit.
+    """
+    pending: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
+    while pending:
+        item, at = pending.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return at
+        elif isinstance(item, dict):
+            pending.extend((inner, (*at, key)) for key, inner in item.items())
+        elif isinstance(item, list | tuple):
+            pending.extend((inner, (*at, index)) for index, inner in enumerate(item))
+    return None
+
+
 def _text_as_is(text: str) -> str:
     return text
 
@@ -168,6 +189,11 @@ def _jsonb_parameter() -> Callable[[str], Any]:
         return Jsonb(text, dumps=_text_as_is)  # already text: psycopg sends it as it is
 
     return wrap
+
+
+def is_json_type(column_type: Any) -> bool:
+    """Whether a column's type is one of our JSON types (``JSONValue``, ``JSONDict``, ...)."""
+    return isinstance(column_type, JSONValue)
 
 
 # In-place edits of these are tracked and saved at the next flush.
