@@ -9,7 +9,6 @@ the model's own field definitions before anything is written, defaults are appli
 are stored in TMWS's formats) and skips the rest: no identity map, no per-row events.
 """
 
-import json
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from functools import cache
@@ -20,7 +19,8 @@ from sqlalchemy import Boolean, Column, Engine, inspect
 from sqlalchemy.dialects import sqlite
 
 from .models import TMWSModel
-from .types import HexUUID, JSONValue, StrEnumType, UTCDateTime
+from .models._base import VALUE_CONFIG, value_annotation
+from .types import HexUUID, JSONValue, StrEnumType, UTCDateTime, json_text
 
 __all__ = ["insert_many"]
 
@@ -32,14 +32,14 @@ def _row_model(model: type[TMWSModel]) -> type[BaseModel]:
     """A plain Pydantic model with the table model's fields: validation without the ORM."""
     fields: dict[str, Any] = {}
     for name, field in model.model_fields.items():
-        # rebuild_annotation() keeps the constraints and validators (max_length, ...).
+        # The constraints and validators (max_length, ..., and JSON's NaN check) are kept.
         default = (
             Field(default_factory=field.default_factory)
             if field.default_factory is not None
             else Field(default=field.default)
         )
-        fields[name] = (field.rebuild_annotation(), default)
-    config = ConfigDict(arbitrary_types_allowed=True)
+        fields[name] = (value_annotation(model, name), default)
+    config = ConfigDict(arbitrary_types_allowed=True, **VALUE_CONFIG)
     return create_model(model.__name__, __config__=config, **fields)
 
 
@@ -55,14 +55,14 @@ def _datetime_text(value: datetime | None) -> str | None:
 
 
 def _json_text(value: Any) -> str | None:
-    """``json.dumps`` text, as ``JSONValue`` stores it."""
+    """``json_text`` (refusing NaN and the infinities), as ``JSONValue`` stores it."""
     if value is None:
         return None
     if not value and type(value) in (dict, list):
-        # Most JSON columns of a new row hold their empty default; json.dumps would build a
-        # new encoder for each of them just to write these two characters.
+        # Most JSON columns of a new row hold their empty default: these two characters
+        # need no encoder.
         return "{}" if type(value) is dict else "[]"
-    return json.dumps(value)
+    return json_text(value)
 
 
 def _converter(column: Column[Any]) -> Callable[[Any], Any] | None:

@@ -162,7 +162,8 @@ class Store:
 
         On SQLite, write transactions take the write lock when they begin (``BEGIN
         IMMEDIATE``), so they never deadlock; ``readonly=True`` begins a plain read transaction
-        instead (a read-only one on PostgreSQL). Objects stay usable after the block (no
+        instead (a read-only one on PostgreSQL), in which any write raises
+        ``ReadOnlyStoreError`` and nothing is written. Objects stay usable after the block (no
         expiry on commit).
         """
         self._ensure_ready()
@@ -175,7 +176,7 @@ class Store:
                 session.commit()
             except DBAPIError as exc:
                 session.rollback()
-                raise self._translate(exc) from exc
+                raise self._translate(exc, readonly=readonly) from exc
             except BaseException:
                 session.rollback()
                 raise
@@ -195,13 +196,13 @@ class Store:
                 await session.commit()
             except DBAPIError as exc:
                 await session.rollback()
-                raise self._translate(exc) from exc
+                raise self._translate(exc, readonly=readonly) from exc
             except BaseException:
                 await session.rollback()
                 raise
 
-    def _translate(self, exc: DBAPIError) -> BaseException:
-        return self._backend.translate(exc, "writing to")
+    def _translate(self, exc: DBAPIError, *, readonly: bool = False) -> BaseException:
+        return self._backend.translate(exc, "writing to", readonly=readonly)
 
     # --- lifetime -----------------------------------------------------------------------
 

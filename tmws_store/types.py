@@ -4,6 +4,7 @@
   with no offset (TMWS's format); returned as timezone-aware UTC datetimes.
 - ``JSONDict`` / ``JSONList`` / ``JSONValue``: declared ``JSON``; stored as ``json.dumps``
   text. The dict and list flavours track in-place edits, so ``row.tags.append(x)`` is saved.
+  NaN and the infinities, which JSON cannot hold, are refused (``json_text``).
 - ``StrEnumType``: declared ``VARCHAR(n)``; stores an enum's values (or its member names,
   for the two ``workflows`` columns that TMWS stores that way). No CHECK constraint, as in
   TMWS; unknown values are refused on the way in, never written.
@@ -14,15 +15,19 @@ On PostgreSQL the same Python values use native types: ``timestamptz`` for datet
 """
 
 import enum
+import json
+import math
 import os
 import re
 import uuid
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import CHAR, JSON, DateTime, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.mutable import MutableDict, MutableList
+from sqlalchemy.sql.elements import Null
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 __all__ = [
@@ -32,8 +37,11 @@ __all__ = [
     "JSONValue",
     "StrEnumType",
     "UTCDateTime",
+    "is_json_type",
+    "json_text",
     "new_hex_id",
     "new_id",
+    "non_finite_at",
     "utc_now",
 ]
 
@@ -107,10 +115,47 @@ class UTCDateTime(TypeDecorator[datetime]):
         return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
 
 
-class JSONValue(TypeDecorator[Any]):
-    """Any JSON value, stored as ``json.dumps`` text (``jsonb`` on PostgreSQL).
+# One encoder for every value: json.dumps(value, allow_nan=False) would build a new one per call.
+_STRICT_JSON = json.JSONEncoder(allow_nan=False)
 
-    Python ``None`` is stored as SQL NULL, not as the JSON ``null``.
+
+def json_text(value: Any) -> str:
+    """``value`` as the JSON text we store: ``json.dumps``'s, but refusing NaN and infinities.
+
+    Plain ``json.dumps`` writes them as ``NaN`` / ``Infinity``, which is not JSON: PostgreSQL
+    refuses it, so a file holding it could not be copied there. Raises ``ValueError``.
+    """
+    return _STRICT_JSON.encode(value)
+
+
+def non_finite_at(value: Any) -> tuple[Any, ...] | None:
+    """Where a JSON value holds NaN or an infinity (its keys and indexes), or None if nowhere.
+
+    Iterative, so that a deeply nested value cannot exhaust the recursion limit.
+    """
+    pending: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
+    while pending:
+        item, at = pending.pop()
+        if isinstance(item, float):
+            if not math.isfinite(item):
+                return at
+        elif isinstance(item, dict):
+            pending.extend((inner, (*at, key)) for key, inner in item.items())
+        elif isinstance(item, list | tuple):
+            pending.extend((inner, (*at, index)) for index, inner in enumerate(item))
+    return None
+
+
+def _text_as_is(text: str) -> str:
+    return text
+
+
+class JSONValue(TypeDecorator[Any]):
+    """Any JSON value, stored as ``json_text`` (``jsonb`` on PostgreSQL).
+
+    Python ``None`` is stored as SQL NULL, not as the JSON ``null``. A value holding NaN or
+    an infinity raises ``ValueError`` before anything is sent (models refuse it earlier, when
+    they are validated; this is the guard for statements that skip validation).
     """
 
     impl = JSON
@@ -122,6 +167,33 @@ class JSONValue(TypeDecorator[Any]):
 
             return dialect.type_descriptor(JSONB(none_as_null=True))
         return dialect.type_descriptor(JSON(none_as_null=True))
+
+    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any]:
+        # Replaces the impl's processor instead of adding a process_bind_param: the impl
+        # would serialise our result again with the driver's json.dumps, which writes NaN.
+        wrap = _jsonb_parameter() if _on_postgres(dialect) else _text_as_is
+
+        def process(value: Any) -> Any:
+            if value is None or isinstance(value, Null):
+                return None  # none_as_null: SQL NULL
+            return wrap(json_text(None if value is JSON.NULL else value))
+
+        return process
+
+
+def _jsonb_parameter() -> Callable[[str], Any]:
+    """Our JSON text as psycopg sends a ``jsonb`` parameter (wrapped, as SQLAlchemy does)."""
+    from psycopg.types.json import Jsonb
+
+    def wrap(text: str) -> Any:
+        return Jsonb(text, dumps=_text_as_is)  # already text: psycopg sends it as it is
+
+    return wrap
+
+
+def is_json_type(column_type: Any) -> bool:
+    """Whether a column's type is one of our JSON types (``JSONValue``, ``JSONDict``, ...)."""
+    return isinstance(column_type, JSONValue)
 
 
 # In-place edits of these are tracked and saved at the next flush.

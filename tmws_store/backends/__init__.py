@@ -98,8 +98,11 @@ class Backend(ABC):
         """Execution options under which a transaction begins read-only (writes refused)."""
 
     @abstractmethod
-    def translate(self, exc: "DBAPIError", doing: str) -> BaseException:
-        """The ``StoreError`` for a driver error met while ``doing``; ``exc`` if unclassified."""
+    def translate(self, exc: "DBAPIError", doing: str, *, readonly: bool = False) -> BaseException:
+        """The ``StoreError`` for a driver error met while ``doing``; ``exc`` if unclassified.
+
+        ``readonly``: the error ended a session opened with ``readonly=True``.
+        """
 
     # --- schema ---------------------------------------------------------------------------
 

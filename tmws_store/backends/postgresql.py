@@ -347,8 +347,8 @@ class PostgreSQLBackend(Backend):
         it too reads one snapshot from start to end."""
         return {"postgresql_readonly": True, "isolation_level": "REPEATABLE READ"}
 
-    def translate(self, exc: DBAPIError, doing: str) -> BaseException:
-        return from_postgres(exc, self.location, doing)
+    def translate(self, exc: DBAPIError, doing: str, *, readonly: bool = False) -> BaseException:
+        return from_postgres(exc, self.location, doing)  # a READ ONLY refusal has its own code
 
     def initialise(self) -> InitReport:
         return initialise(self.engine, self.location)

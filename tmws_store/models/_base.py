@@ -12,28 +12,70 @@ out at the end of each model with the helpers below instead of coming from a mix
 
 import enum
 from functools import cache
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
-from pydantic import TypeAdapter, ValidationError
+from pydantic import (
+    AfterValidator,
+    ConfigDict,
+    TypeAdapter,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
 from pydantic_core import InitErrorDetails
-from sqlalchemy import String, event, text
+from sqlalchemy import String, event, inspect, text
 from sqlalchemy.orm import registry
 from sqlmodel import Field, Relationship, SQLModel
 
-from ..types import JSONDict, JSONList, StrEnumType, UTCDateTime, new_id, utc_now
+from ..types import (
+    JSONDict,
+    JSONList,
+    StrEnumType,
+    UTCDateTime,
+    is_json_type,
+    new_id,
+    non_finite_at,
+    utc_now,
+)
 
 __all__ = [
+    "VALUE_CONFIG",
     "TMWSModel",
     "created_at_field",
     "dict_field",
     "enum_field",
+    "finite_json",
     "id_field",
+    "json_fields",
     "list_field",
     "metadata_field",
     "relationship",
     "updated_at_field",
     "validate_instance",
+    "value_annotation",
 ]
+
+# --- values no column can keep -------------------------------------------------------------
+#
+# NaN and the infinities: SQLite stores a NaN float as NULL (a NOT NULL column then fails at
+# the write with a raw IntegrityError), and JSON has no spelling for any of them (json.dumps
+# writes ``NaN``, which PostgreSQL refuses). Every float field and every JSON field of every
+# model refuses them when validated, through the two rules below: the same rules on each
+# path (``model_validate``, the check before each flush, and ``insert_many``).
+
+# Pydantic settings of every model, and of the field-by-field validators built from them.
+VALUE_CONFIG = ConfigDict(allow_inf_nan=False)
+
+
+def finite_json(value: Any) -> Any:
+    """A JSON field's value, unchanged; raises if NaN or an infinity is anywhere inside it."""
+    at = non_finite_at(value)
+    if at is not None:
+        # A ValueError (Pydantic's "value_error"), which validate_instance can pass on as it is.
+        path = "".join(f"[{step!r}]" for step in at)
+        where = f", found at {path}" if path else ""
+        raise ValueError(f"JSON cannot hold NaN or an infinity{where}")
+    return value
 
 
 class TMWSModel(SQLModel, registry=registry()):
@@ -43,6 +85,41 @@ class TMWSModel(SQLModel, registry=registry()):
         # Every table names itself with a plain string. SQLModel types the attribute as a
         # ``declared_attr``, which a string is not to a type checker; declared once here.
         __tablename__: ClassVar[str]  # pyright: ignore[reportIncompatibleVariableOverride]
+
+    # Merged by Pydantic into SQLModel's own config (SQLModelConfig, a ConfigDict).
+    model_config = VALUE_CONFIG  # type: ignore[assignment]
+
+    @field_validator("*")
+    @classmethod
+    def _json_is_finite(cls, value: Any, info: ValidationInfo) -> Any:
+        # For model_validate; the other paths build their validators with value_annotation.
+        if info.field_name in json_fields(cls):
+            return finite_json(value)
+        return value
+
+
+@cache
+def json_fields(model: type[TMWSModel]) -> frozenset[str]:
+    """The attribute names (``metadata_json``, not ``metadata``) of the model's JSON columns.
+
+    Read from the mapped columns, not from the fields' ``sa_type``, which SQLModel keeps in a
+    different place from one version to the next.
+    """
+    mapper = inspect(model, raiseerr=False)
+    if mapper is None:
+        return frozenset()  # not a table: no columns
+    return frozenset(prop.key for prop in mapper.column_attrs if is_json_type(prop.columns[0].type))
+
+
+def value_annotation(model: type[TMWSModel], name: str) -> Any:
+    """A field's annotation with its constraints, and for a JSON field the NaN check.
+
+    For validating one field (or a plain Pydantic copy of a model) with ``VALUE_CONFIG``.
+    """
+    annotation = model.model_fields[name].rebuild_annotation()
+    if name in json_fields(model):
+        return Annotated[annotation, AfterValidator(finite_json)]
+    return annotation
 
 
 _CURRENT_TIMESTAMP = text("CURRENT_TIMESTAMP")
@@ -169,7 +246,8 @@ def relationship(
 @cache
 def _field_adapters(model: type[TMWSModel]) -> dict[str, TypeAdapter[Any]]:
     return {
-        name: TypeAdapter(field.rebuild_annotation()) for name, field in model.model_fields.items()
+        name: TypeAdapter(value_annotation(model, name), config=VALUE_CONFIG)
+        for name in model.model_fields
     }
 
 

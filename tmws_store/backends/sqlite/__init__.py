@@ -10,7 +10,7 @@ import stat
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...errors import NotADatabaseError
+from ...errors import NotADatabaseError, ReadOnlyStoreError
 from ...paths import Location
 from ...reports import InitReport, StatusReport, VerifyReport
 from ...schema import table_names
@@ -60,12 +60,20 @@ class SQLiteBackend(Backend):
         return make_async_engine(self.path, busy_timeout=self.busy_timeout)
 
     def readonly_options(self) -> dict[str, Any]:
-        """A plain deferred ``BEGIN``: never takes the write lock, reads one snapshot."""
+        """A plain deferred ``BEGIN``, which never takes the write lock and reads one snapshot,
+        with ``PRAGMA query_only`` on, which refuses writes (see ``engine``)."""
         from .engine import BEGIN_OPTION
 
         return {BEGIN_OPTION: "DEFERRED"}
 
-    def translate(self, exc: "DBAPIError", doing: str) -> BaseException:
+    def translate(self, exc: "DBAPIError", doing: str, *, readonly: bool = False) -> BaseException:
+        if readonly and getattr(exc.orig, "sqlite_errorname", "") == "SQLITE_READONLY":
+            # PRAGMA query_only refused it (see engine.py), not the file's permissions.
+            return ReadOnlyStoreError(
+                f"a read-only session on {self.path} tried to write; nothing was changed. "
+                "Write in a session opened without readonly=True.",
+                path=self.path,
+            )
         return from_sqlite(exc.orig, self.path, doing) or exc
 
     def initialise(self) -> InitReport:

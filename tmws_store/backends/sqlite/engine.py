@@ -6,7 +6,8 @@ functions untrusted (a crafted file's views or triggers cannot call SQL function
 driver otherwise begins transactions lazily and runs DDL in autocommit. Write transactions
 start with ``BEGIN IMMEDIATE``, taking the write lock up front: two readers that both try to
 upgrade to writers would otherwise make SQLite fail one of them at once, without waiting.
-Read-only sessions use a plain deferred ``BEGIN``.
+Read-only sessions use a plain deferred ``BEGIN`` with ``PRAGMA query_only`` on, so that
+SQLite refuses their writes (``SQLITE_READONLY``) as PostgreSQL refuses a read-only one's.
 """
 
 from pathlib import Path
@@ -21,7 +22,12 @@ if TYPE_CHECKING:
 __all__ = ["BEGIN_OPTION", "connection_pragmas", "make_async_engine", "make_sync_engine"]
 
 # Execution option naming the BEGIN flavour of a connection: "IMMEDIATE" (default) or "DEFERRED".
+# A DEFERRED transaction is a read-only one: it runs with PRAGMA query_only on.
 BEGIN_OPTION = "tmws_begin"
+
+# Key in a connection's ``info`` (kept with the DBAPI connection while it is pooled, cleared
+# if it is replaced): whether PRAGMA query_only is on there now.
+_QUERY_ONLY = "tmws_query_only"
 
 
 def connection_pragmas(busy_timeout: float) -> tuple[str, ...]:
@@ -51,7 +57,21 @@ def _install_events(engine: Engine, busy_timeout: float) -> None:
     @event.listens_for(engine, "begin")
     def _on_begin(conn: Connection) -> None:
         mode = conn.get_execution_options().get(BEGIN_OPTION, "IMMEDIATE")
+        _set_query_only(conn, mode == "DEFERRED")
         conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _set_query_only(conn: Connection, on: bool) -> None:
+    """Turn PRAGMA query_only on or off for the transaction about to begin on ``conn``.
+
+    Set at every BEGIN rather than undone when a transaction ends: the pool hands the
+    connection of a read-only session to the next session, which may write, and an end that
+    never ran (a lost connection, a cancelled task) must not leave it refusing writes. Only
+    a change is sent: write after write costs no extra statement.
+    """
+    if conn.info.get(_QUERY_ONLY, False) is not on:
+        conn.exec_driver_sql(f"PRAGMA query_only = {'ON' if on else 'OFF'}")
+        conn.info[_QUERY_ONLY] = on
 
 
 def make_sync_engine(path: Path, *, busy_timeout: float) -> Engine:
