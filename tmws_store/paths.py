@@ -13,10 +13,13 @@ A symlink at the database path is followed (a user may keep the file on another 
 data, ``-wal`` and ``-shm`` files live beside the target, and the link itself is never
 replaced. A broken link is refused rather than followed into a new, empty database: it most
 often means the disk holding the file is not mounted.
+
+Every URL shown to people goes through ``mask_url``, which hides the password.
 """
 
 import contextlib
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,6 +34,7 @@ __all__ = [
     "ServerLocation",
     "create_private_file",
     "ensure_private_dirs",
+    "mask_url",
     "resolve_location",
 ]
 
@@ -40,6 +44,12 @@ SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"}
 # psycopg 3 serves both the sync and the async engine; plain "postgresql" means it too (SQLAlchemy
 # would otherwise pick psycopg2, which tmws_store does not install).
 POSTGRES_DRIVERS = {"postgresql", "postgresql+psycopg"}
+# scheme://user:PASSWORD@ (also "--db=scheme://..."). The password runs to the LAST "@": one
+# holding a raw "@" would otherwise show its tail, as SQLAlchemy cuts it at the first "@" and
+# takes the rest for the host name. A file URL (sqlite:///...) has no user part and no match.
+_NETLOC_PASSWORD = re.compile(r"^(?P<head>[^:/?#@\s]+://[^:/@]*:)(?P<secret>.*)(?=@)", re.DOTALL)
+# libpq (so psycopg) also takes the password from the query: ...?password=...
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&#]*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -67,7 +77,21 @@ class Location:
         return f"{self.path} ({why})"
 
 
-@dataclass(frozen=True)
+def mask_url(url: str | URL) -> str:
+    """``url`` as text with its password replaced by ``***``: for every message, repr and log.
+
+    Text that SQLAlchemy cannot parse (a port that is not a number, a bracket left open) is
+    masked too, by its shape alone; a ``password=`` query parameter is hidden as well.
+    Anything else, a file path included, comes back as it was.
+    """
+    # Rendered with the password so that one rule masks both; SQLAlchemy percent-encodes any
+    # "@", ":" or "/" in it, so the rule finds exactly its span.
+    text = url.render_as_string(hide_password=False) if isinstance(url, URL) else url
+    text = _NETLOC_PASSWORD.sub(r"\g<head>***", text, count=1)
+    return _QUERY_PASSWORD.sub(r"\g<head>***", text)
+
+
+@dataclass(frozen=True, repr=False)
 class ServerLocation:
     """A PostgreSQL database named by a URL, and where that URL came from.
 
@@ -81,7 +105,11 @@ class ServerLocation:
     @property
     def shown(self) -> str:
         """The URL with its password hidden, for messages and reports."""
-        return self.url.render_as_string(hide_password=True)
+        return mask_url(self.url)
+
+    def __repr__(self) -> str:
+        # The dataclass repr would show the URL's own repr, which keeps a query password.
+        return f"ServerLocation(url={self.shown!r}, source={self.source!r})"
 
     def describe(self) -> str:
         """One line for people: the URL (without its password) and why it was chosen."""
@@ -93,13 +121,26 @@ class ServerLocation:
 
 
 def _location_from_url(url: str, source: str) -> "Location | ServerLocation":
+    shown = mask_url(url)
     try:
         parsed = make_url(url)
-    except Exception as exc:
-        raise UnsupportedURLError(f"{source}: {url!r} is not a database URL ({exc})") from None
+    except Exception:
+        # Not SQLAlchemy's reason: it quotes pieces of the text (the whole URL in some
+        # versions, the "port" in others, which is the password's tail when it holds an "@").
+        raise UnsupportedURLError(
+            f"{source}: {shown!r} is not a database URL; check the scheme:// at its start and "
+            "that the port after the host is a number"
+        ) from None
+    if parsed.host and "@" in parsed.host:
+        # A raw "@" in the password: SQLAlchemy cuts it at the first "@" and takes the rest
+        # for the host, which the driver would then quote in its "cannot resolve" error.
+        raise UnsupportedURLError(
+            f"{source}: {shown!r} holds more than one '@' before its host; write an '@' of "
+            "the user name or password as %40"
+        )
     if parsed.drivername in POSTGRES_DRIVERS:
         if not parsed.database:
-            raise UnsupportedURLError(f"{source}: {url!r} names no database")
+            raise UnsupportedURLError(f"{source}: {shown!r} names no database")
         return ServerLocation(parsed.set(drivername="postgresql+psycopg"), source)
     if parsed.drivername not in SQLITE_DRIVERS:
         raise UnsupportedURLError(
@@ -109,7 +150,7 @@ def _location_from_url(url: str, source: str) -> "Location | ServerLocation":
         )
     if not parsed.database or parsed.database == ":memory:":
         raise UnsupportedURLError(
-            f"{source}: {url!r} names no file; tmws_store keeps its data in a file"
+            f"{source}: {shown!r} names no file; tmws_store keeps its data in a file"
         )
     return Location(_absolute(Path(parsed.database)), source)
 
