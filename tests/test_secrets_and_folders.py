@@ -1,4 +1,4 @@
-"""No password in any message.
+"""No password in any message, and no folder the store did not create ever changes its mode.
 
 Passwords: every command of ``python -m tmws_store`` (run as a user runs it, in a subprocess)
 is given URLs holding ``SECRETPW`` through ``--db``, ``--from``/``--to`` and
@@ -6,11 +6,17 @@ is given URLs holding ``SECRETPW`` through ``--db``, ``--from``/``--to`` and
 is not a number), oddly shaped, and a real server that answers. The password must appear
 nowhere, while ``***`` shows where it was. In-process: reprs, ``where``, every exception raised
 (with its chain) and the log.
+
+Folders: a sticky 1777 TMWS home and a ``data`` folder linked to a setgid 2770 team folder
+keep exactly their modes through ``init()``; what the store creates is 0700, and ``status``
+warns about the folders other users can reach.
 """
 
+import json
 import logging
 import os
 import socket
+import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -164,3 +170,73 @@ def test_reprs_exceptions_and_logs_show_no_password(
     for text in shown:
         assert_masked(text)
     assert SECRET not in caplog.text
+
+
+# --- folders -----------------------------------------------------------------------------------
+
+
+def mode(path: Path) -> int:
+    return stat.S_IMODE(path.stat().st_mode)
+
+
+def status_json(env: dict[str, str]) -> dict:
+    return json.loads(cli("status", "--json", env=env))
+
+
+@pytest.mark.slow
+def test_a_sticky_tmws_home_keeps_its_mode_and_status_warns(tmp_path: Path, monkeypatch) -> None:
+    home = tmp_path / "shared"
+    home.mkdir()
+    home.chmod(0o1777)
+    monkeypatch.setenv("TMWS_HOME", str(home))
+    with Store() as store:
+        store.init()
+    assert mode(home) == 0o1777  # the sticky bit stays: others' files there stay theirs
+    assert (mode(home / "data"), mode(store.path)) == (0o700, 0o600)  # what the store made
+
+    warnings = status_json({"TMWS_HOME": str(home)})["warnings"]
+    assert len(warnings) == 1 and str(home) in warnings[0], warnings
+    text = cli("status", env={"TMWS_HOME": str(home)})
+    assert [line for line in text.splitlines() if line.startswith("warning:")] == [
+        f"warning: {warnings[0]}"
+    ]
+    assert mode(home) == 0o1777  # status changed nothing either
+
+
+@pytest.mark.slow
+def test_a_data_folder_linked_to_a_team_folder_keeps_the_team_mode(
+    tmp_path: Path, monkeypatch
+) -> None:
+    team = tmp_path / "team"
+    team.mkdir()
+    team.chmod(0o2770)
+    home = tmp_path / "home"
+    home.mkdir()
+    home.chmod(0o700)
+    (home / "data").symlink_to(team)
+    monkeypatch.setenv("TMWS_HOME", str(home))
+    with Store() as store:
+        store.init()
+    assert (mode(team), mode(home)) == (0o2770, 0o700)
+    assert (home / "data").is_symlink() and mode(team / "tmws.db") == 0o600
+
+    warnings = status_json({"TMWS_HOME": str(home)})["warnings"]
+    assert len(warnings) == 1 and str(home / "data") in warnings[0], warnings
+    from tmws_store.paths import wide_folders  # here: the other tests also run on older code
+
+    assert wide_folders(store.location) == warnings
+    assert mode(team) == 0o2770
+
+
+@pytest.mark.slow
+def test_status_of_private_folders_has_no_warning(tmp_path: Path, monkeypatch) -> None:
+    home = tmp_path / "new" / "home"  # missing: the store creates it and its data folder
+    monkeypatch.setenv("TMWS_HOME", str(home))
+    old = os.umask(0o022)
+    try:
+        with Store() as store:
+            store.init()
+    finally:
+        os.umask(old)
+    assert (mode(tmp_path / "new"), mode(home), mode(home / "data")) == (0o700,) * 3
+    assert status_json({"TMWS_HOME": str(home)})["warnings"] == []

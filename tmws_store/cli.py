@@ -31,7 +31,7 @@ from typing import Any, NoReturn
 
 from .backup import backup_name, backup_to, list_backups
 from .errors import NotADatabaseError, StoreError, from_sqlite
-from .paths import ServerLocation, mask_url
+from .paths import ServerLocation, mask_url, wide_folders
 from .schema import APPLICATION_ID, table_names
 from .store import Store
 
@@ -106,6 +106,7 @@ def cmd_status(store: Store, args: argparse.Namespace) -> Result:
         "directory_permissions": oct(stat.S_IMODE(dir_stat.st_mode)),
         "newest_backup": str(backups[-1]) if backups else None,
         "backups": len(backups),
+        "warnings": wide_folders(store.location),
     }
     if app_id == APPLICATION_ID:
         identity = str(version)
@@ -123,6 +124,7 @@ def cmd_status(store: Store, args: argparse.Namespace) -> Result:
         f"journal mode:   {journal}",
         f"permissions:    file {data['permissions']}, folder {data['directory_permissions']}",
         f"newest backup:  {newest}",
+        *(f"warning: {warning}" for warning in data["warnings"]),
     ]
     return Result(data, "\n".join(lines))
 

@@ -14,10 +14,14 @@ data, ``-wal`` and ``-shm`` files live beside the target, and the link itself is
 replaced. A broken link is refused rather than followed into a new, empty database: it most
 often means the disk holding the file is not mounted.
 
+Folders the store creates are private (0700). A folder that exists already, the TMWS home and
+its ``data`` folder included, is never changed: it may be a shared ``/tmp``-like folder or a
+link to a team's folder, whose mode is its owner's choice. ``wide_folders`` names those that
+other users can reach, for ``tmws-store status`` to warn about.
+
 Every URL shown to people goes through ``mask_url``, which hides the password.
 """
 
-import contextlib
 import os
 import re
 import stat
@@ -36,6 +40,7 @@ __all__ = [
     "ensure_private_dirs",
     "mask_url",
     "resolve_location",
+    "wide_folders",
 ]
 
 PRIVATE_DIR_MODE = 0o700
@@ -187,30 +192,78 @@ def resolve_location(
 def ensure_private_dirs(location: Location) -> None:
     """Create the file's missing parent directories, private to the user (0700).
 
-    The TMWS home and its ``data`` folder are ours: if they exist with wider permissions and
-    belong to this user, they are tightened to 0700 (they hold keys and tokens). Any other
-    existing directory, such as the parent of an explicit path, is left as it is.
+    Only the folders made here are given a mode. One that exists already, the TMWS home or
+    its ``data`` folder included, is left exactly as it is (``wide_folders`` reports it).
     """
-    parent = location.path.parent
     missing = []
-    probe = parent
+    probe = location.path.parent
     while not probe.exists():
         missing.append(probe)
         probe = probe.parent
     for directory in reversed(missing):
-        with contextlib.suppress(FileExistsError):  # another process made it meanwhile
-            directory.mkdir(mode=PRIVATE_DIR_MODE)
-        os.chmod(directory, PRIVATE_DIR_MODE)  # mkdir's mode is masked by the umask
+        _make_private_dir(directory)
+
+
+def _make_private_dir(directory: Path) -> None:
+    """Create ``directory`` with mode 0700; one that appeared meanwhile is not ours to change."""
+    try:
+        directory.mkdir(mode=PRIVATE_DIR_MODE)
+    except FileExistsError:
+        return  # made by another process meanwhile: an existing folder
+    # mkdir's mode is masked by the umask, so set it again, on a descriptor opened without
+    # following links: had the new folder been swapped for a link, its target stays untouched.
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.fchmod(fd, PRIVATE_DIR_MODE)
+    finally:
+        os.close(fd)
+
+
+def wide_folders(location: "Location | ServerLocation") -> list[str]:
+    """One message per folder of the store that other users can reach (group or other bits).
+
+    The folders are the database's (as named and, for a linked file, the real one) and the
+    TMWS home. Reads only: the store never changes a folder it did not create, so this is
+    how a too-open one comes to light. Missing folders, and PostgreSQL stores, give nothing.
+    """
+    if isinstance(location, ServerLocation):
+        return []
+    candidates = [location.path.parent, Path(os.path.realpath(location.path)).parent]
     if location.home is not None:
-        for directory in (location.home, location.home / "data"):
-            tighten(directory, PRIVATE_DIR_MODE)
+        candidates.append(location.home)
+    messages: list[str] = []
+    seen: set[str] = set()
+    for folder in candidates:
+        real = os.path.realpath(folder)
+        if real in seen:
+            continue
+        seen.add(real)
+        message = _wide_folder_message(folder, real)
+        if message is not None:
+            messages.append(message)
+    return messages
+
+
+def _wide_folder_message(folder: Path, real: str) -> str | None:
+    try:
+        mode = stat.S_IMODE(folder.stat().st_mode)
+    except OSError:  # missing or unreachable: nothing to say about its mode
+        return None
+    if not mode & 0o077:
+        return None
+    name = f"{folder} (a link to {real})" if folder.is_symlink() else str(folder)
+    return (
+        f"folder {name} is open to other users (mode {mode:#o}); tmws_store leaves folders "
+        f"it did not create as they are: `chmod 700 {real}` if only you should reach it"
+    )
 
 
 def tighten(path: Path, mode: int) -> None:
     """Remove the permission bits of ``path`` outside ``mode`` when it is owned by us.
 
-    Bits are only ever taken away: a folder or file the user made read-only (0500, 0444)
-    stays read-only, so the store refuses it instead of quietly making it writable.
+    Bits are only ever taken away: a file the user made read-only (0444) stays read-only,
+    so the store refuses it instead of quietly making it writable. (Folders are never
+    tightened: see ``ensure_private_dirs``.)
     """
     try:
         st = path.stat()
