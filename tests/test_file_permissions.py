@@ -1,9 +1,9 @@
 """Private files, read-only places and symlinks.
 
 Decisions (see also tmws_store/paths.py):
-- The TMWS home and its data folder are ours: created 0700, and tightened to 0700 when they
-  exist wider. The parent folder of an explicit path is never changed.
-- Tightening only removes permission bits: a folder or file made read-only stays read-only.
+- Folders the store creates are 0700. A folder that exists is never changed, the TMWS home
+  and its data folder included (tests/test_secrets_and_folders.py: `status` warns instead).
+- Tightening a file only removes permission bits: a file made read-only stays read-only.
 - The database, -wal and -shm files are 0600 whatever the umask; a wider database file is
   tightened when the store creates, adopts or upgrades it.
 - A symlink at the database path is followed: a user may keep the file on another disk. A
@@ -56,7 +56,7 @@ def test_files_are_private_whatever_the_umask(tmp_path: Path, umask: int) -> Non
 
 @pytest.mark.parametrize("content", ["no database yet", "a TMWS 2.4.18 database"])
 @pytest.mark.parametrize("source", ["TMWS_HOME", "default"])
-def test_a_wide_tmws_home_is_tightened(
+def test_a_wide_tmws_home_is_left_as_it_is(
     tmp_path: Path, monkeypatch, source: str, content: str
 ) -> None:
     if source == "TMWS_HOME":
@@ -75,7 +75,7 @@ def test_a_wide_tmws_home_is_tightened(
     with Store() as store:
         assert store.path == home / "data" / "tmws.db"
         store.init()
-    assert (mode(home), mode(home / "data"), mode(store.path)) == (0o700, 0o700, 0o600)
+    assert (mode(home), mode(home / "data"), mode(store.path)) == (0o755, 0o777, 0o600)
 
 
 def test_the_parent_of_an_explicit_path_is_left_alone(tmp_path: Path) -> None:
@@ -228,7 +228,7 @@ def test_a_tmws_file_in_a_read_only_folder_is_refused_before_any_backup(tmp_path
 
 
 def test_a_read_only_tmws_data_folder_is_not_made_writable(tmp_path: Path, monkeypatch) -> None:
-    """Tightening the TMWS home removes bits; it never adds the write bit the user took away."""
+    """An existing data folder is never changed: it stays read-only, and is refused."""
     home = tmp_path / "tmws-home"
     (home / "data").mkdir(parents=True)
     (home / "data").chmod(0o555)
@@ -236,7 +236,7 @@ def test_a_read_only_tmws_data_folder_is_not_made_writable(tmp_path: Path, monke
     out = init_without_root_powers(None, tmp_path)
     assert out.startswith("refused: ReadOnlyStoreError"), out
     assert not (home / "data" / "tmws.db").exists()
-    assert mode(home / "data") == 0o500  # group and others' bits gone, still read-only
+    assert mode(home / "data") == 0o555  # as the user left it
 
 
 def test_a_link_in_a_read_only_folder_to_a_writable_place_works(tmp_path: Path) -> None:

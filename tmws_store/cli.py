@@ -20,12 +20,14 @@ the other, so ``--json`` and the text always say the same thing.
 
 import argparse
 import json
+import os
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
 from typing import Any, NoReturn
 
 from .errors import StoreError
+from .paths import mask_url
 from .schema import table_names
 from .store import Store
 
@@ -106,7 +108,7 @@ def cmd_status(store: Store, args: argparse.Namespace) -> Result:
             f"permissions:    file {report.permissions}, folder {report.directory_permissions}",
             f"newest backup:  {f'{newest} ({len(report.backups)} in all)' if newest else 'none'}",
         ]
-    lines += [f"warning:        {warning}" for warning in report.warnings]
+    lines += [f"warning: {warning}" for warning in report.warnings]
     return Result(data, "\n".join(lines))
 
 
@@ -225,11 +227,16 @@ COMMANDS: dict[str, tuple[Command, str]] = {
 # --- argument parsing -------------------------------------------------------------------
 
 
+class _UsageError(Exception):
+    """A usage error, as the one line to print; ``main`` hides any password in it first."""
+
+
 class _Parser(argparse.ArgumentParser):
     """argparse, but a usage error is one line (argparse's default also prints the usage)."""
 
     def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see `{PROG} --help`)\n")
+        # Raised, not printed: argparse quotes the arguments it rejects, URLs among them.
+        raise _UsageError(f"{self.prog}: error: {message} (see `{PROG} --help`)")
 
 
 def _common_options(*, keep_earlier: bool) -> argparse.ArgumentParser:
@@ -286,6 +293,25 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _given_urls(argv: Sequence[str]) -> list[str]:
+    """Every URL the command was given: argument, ``--opt=URL`` value or TMWS_DATABASE_URL."""
+    given = [*argv, *(arg.partition("=")[2] for arg in argv if arg.startswith("-"))]
+    given.append(os.environ.get("TMWS_DATABASE_URL", ""))
+    return [text for text in given if "://" in text]
+
+
+def _hide_passwords(message: str, urls: Iterable[str]) -> str:
+    """``message`` with each of ``urls``, as given or quoted by ``repr``, shown masked.
+
+    The last line of defence: the messages of tmws_store mask URLs themselves, but one from
+    elsewhere (argparse, a driver) may quote what it was given.
+    """
+    for url in urls:
+        masked = mask_url(url)
+        message = message.replace(repr(url), repr(masked)).replace(url, masked)
+    return message
+
+
 def _one_line(exc: BaseException) -> str:
     if isinstance(exc, OSError) and exc.strerror and exc.filename:
         return f"{exc.filename}: {exc.strerror}"  # not "[Errno 2] No such file ...: '...'"
@@ -294,16 +320,21 @@ def _one_line(exc: BaseException) -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    urls = _given_urls(sys.argv[1:] if argv is None else argv)
     try:
         args = build_parser().parse_args(argv)
-    except SystemExit as exit_:  # --help, --version and usage errors (already printed)
+    except _UsageError as exc:
+        print(_hide_passwords(str(exc), urls), file=sys.stderr)
+        return 2
+    except SystemExit as exit_:  # --help and --version (already printed)
         return exit_.code if isinstance(exit_.code, int) else 2
     run = COMMANDS[args.command][0]
     try:
         with _open(args.db) if args.db else Store() as store:
             result = run(store, args)
     except (StoreError, OSError) as exc:
-        print(f"{PROG} {args.command}: {_one_line(exc)}", file=sys.stderr)
+        message = _hide_passwords(_one_line(exc), urls)
+        print(f"{PROG} {args.command}: {message}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
         print(f"{PROG} {args.command}: interrupted", file=sys.stderr)

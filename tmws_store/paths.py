@@ -13,10 +13,17 @@ A symlink at the database path is followed (a user may keep the file on another 
 data, ``-wal`` and ``-shm`` files live beside the target, and the link itself is never
 replaced. A broken link is refused rather than followed into a new, empty database: it most
 often means the disk holding the file is not mounted.
+
+Folders the store creates are private (0700). A folder that exists already, the TMWS home and
+its ``data`` folder included, is never changed: it may be a shared ``/tmp``-like folder or a
+link to a team's folder, whose mode is its owner's choice. ``wide_folders`` names those that
+other users can reach, for ``tmws-store status`` to warn about.
+
+Every URL shown to people goes through ``mask_url``, which hides the password.
 """
 
-import contextlib
 import os
+import re
 import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -31,7 +38,9 @@ __all__ = [
     "ServerLocation",
     "create_private_file",
     "ensure_private_dirs",
+    "mask_url",
     "resolve_location",
+    "wide_folders",
 ]
 
 PRIVATE_DIR_MODE = 0o700
@@ -40,6 +49,12 @@ SQLITE_DRIVERS = {"sqlite", "sqlite+pysqlite", "sqlite+aiosqlite"}
 # psycopg 3 serves both the sync and the async engine; plain "postgresql" means it too (SQLAlchemy
 # would otherwise pick psycopg2, which tmws_store does not install).
 POSTGRES_DRIVERS = {"postgresql", "postgresql+psycopg"}
+# scheme://user:PASSWORD@ (also "--db=scheme://..."). The password runs to the LAST "@": one
+# holding a raw "@" would otherwise show its tail, as SQLAlchemy cuts it at the first "@" and
+# takes the rest for the host name. A file URL (sqlite:///...) has no user part and no match.
+_NETLOC_PASSWORD = re.compile(r"^(?P<head>[^:/?#@\s]+://[^:/@]*:)(?P<secret>.*)(?=@)", re.DOTALL)
+# libpq (so psycopg) also takes the password from the query: ...?password=...
+_QUERY_PASSWORD = re.compile(r"(?P<head>[?&]password=)[^&#]*", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -71,7 +86,21 @@ class Location:
         return {"path": str(self.path), "source": self.source, "exists": self.path.exists()}
 
 
-@dataclass(frozen=True)
+def mask_url(url: str | URL) -> str:
+    """``url`` as text with its password replaced by ``***``: for every message, repr and log.
+
+    Text that SQLAlchemy cannot parse (a port that is not a number, a bracket left open) is
+    masked too, by its shape alone; a ``password=`` query parameter is hidden as well.
+    Anything else, a file path included, comes back as it was.
+    """
+    # Rendered with the password so that one rule masks both; SQLAlchemy percent-encodes any
+    # "@", ":" or "/" in it, so the rule finds exactly its span.
+    text = url.render_as_string(hide_password=False) if isinstance(url, URL) else url
+    text = _NETLOC_PASSWORD.sub(r"\g<head>***", text, count=1)
+    return _QUERY_PASSWORD.sub(r"\g<head>***", text)
+
+
+@dataclass(frozen=True, repr=False)
 class ServerLocation:
     """A PostgreSQL database named by a URL, and where that URL came from.
 
@@ -85,7 +114,11 @@ class ServerLocation:
     @property
     def shown(self) -> str:
         """The URL with its password hidden, for messages and reports."""
-        return self.url.render_as_string(hide_password=True)
+        return mask_url(self.url)
+
+    def __repr__(self) -> str:
+        # The dataclass repr would show the URL's own repr, which keeps a query password.
+        return f"ServerLocation(url={self.shown!r}, source={self.source!r})"
 
     def describe(self) -> str:
         """One line for people: the URL (without its password) and why it was chosen."""
@@ -101,13 +134,26 @@ class ServerLocation:
 
 
 def _location_from_url(url: str, source: str) -> "Location | ServerLocation":
+    shown = mask_url(url)
     try:
         parsed = make_url(url)
-    except Exception as exc:
-        raise UnsupportedURLError(f"{source}: {url!r} is not a database URL ({exc})") from None
+    except Exception:
+        # Not SQLAlchemy's reason: it quotes pieces of the text (the whole URL in some
+        # versions, the "port" in others, which is the password's tail when it holds an "@").
+        raise UnsupportedURLError(
+            f"{source}: {shown!r} is not a database URL; check the scheme:// at its start and "
+            "that the port after the host is a number"
+        ) from None
+    if parsed.host and "@" in parsed.host:
+        # A raw "@" in the password: SQLAlchemy cuts it at the first "@" and takes the rest
+        # for the host, which the driver would then quote in its "cannot resolve" error.
+        raise UnsupportedURLError(
+            f"{source}: {shown!r} holds more than one '@' before its host; write an '@' of "
+            "the user name or password as %40"
+        )
     if parsed.drivername in POSTGRES_DRIVERS:
         if not parsed.database:
-            raise UnsupportedURLError(f"{source}: {url!r} names no database")
+            raise UnsupportedURLError(f"{source}: {shown!r} names no database")
         return ServerLocation(parsed.set(drivername="postgresql+psycopg"), source)
     if parsed.drivername not in SQLITE_DRIVERS:
         raise UnsupportedURLError(
@@ -117,7 +163,7 @@ def _location_from_url(url: str, source: str) -> "Location | ServerLocation":
         )
     if not parsed.database or parsed.database == ":memory:":
         raise UnsupportedURLError(
-            f"{source}: {url!r} names no file; tmws_store keeps its data in a file"
+            f"{source}: {shown!r} names no file; tmws_store keeps its data in a file"
         )
     return Location(_absolute(Path(parsed.database)), source)
 
@@ -154,34 +200,85 @@ def resolve_location(
 def ensure_private_dirs(location: Location) -> None:
     """Create the file's missing parent directories, private to the user (0700).
 
-    The TMWS home and its ``data`` folder are ours: if they exist with wider permissions and
-    belong to this user, they are tightened to 0700 (they hold keys and tokens). Any other
-    existing directory, such as the parent of an explicit path, is left as it is.
+    Only the folders made here are given a mode. One that exists already, the TMWS home or
+    its ``data`` folder included, is left exactly as it is (``wide_folders`` reports it).
     """
-    parent = location.path.parent
     missing = []
-    probe = parent
+    probe = location.path.parent
     while not probe.exists():
         missing.append(probe)
         probe = probe.parent
     for directory in reversed(missing):
-        with contextlib.suppress(FileExistsError):  # another process made it meanwhile
-            directory.mkdir(mode=PRIVATE_DIR_MODE)
-        os.chmod(directory, PRIVATE_DIR_MODE)  # mkdir's mode is masked by the umask
+        _make_private_dir(directory)
+
+
+def _make_private_dir(directory: Path) -> None:
+    """Create ``directory`` with mode 0700; one that appeared meanwhile is not ours to change."""
+    try:
+        directory.mkdir(mode=PRIVATE_DIR_MODE)
+    except FileExistsError:
+        return  # made by another process meanwhile: an existing folder
+    # mkdir's mode is masked by the umask, so set it again, on a descriptor opened without
+    # following links: had the new folder been swapped for a link, its target stays untouched.
+    fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY | os.O_NOFOLLOW)
+    try:
+        os.fchmod(fd, PRIVATE_DIR_MODE)
+    finally:
+        os.close(fd)
+
+
+def wide_folders(location: "Location | ServerLocation") -> list[str]:
+    """One message per folder of the store that other users can reach (group or other bits).
+
+    The folders are the database's (as named and, for a linked file, the real one) and the
+    TMWS home. Reads only: the store never changes a folder it did not create, so this is
+    how a too-open one comes to light. Missing folders, and PostgreSQL stores, give nothing.
+    """
+    if isinstance(location, ServerLocation):
+        return []
+    candidates = [location.path.parent, Path(os.path.realpath(location.path)).parent]
     if location.home is not None:
-        for directory in (location.home, location.home / "data"):
-            tighten(directory, PRIVATE_DIR_MODE)
+        candidates.append(location.home)
+    messages: list[str] = []
+    seen: set[str] = set()
+    for folder in candidates:
+        real = os.path.realpath(folder)
+        if real in seen:
+            continue
+        seen.add(real)
+        message = _wide_folder_message(folder, real)
+        if message is not None:
+            messages.append(message)
+    return messages
+
+
+def _wide_folder_message(folder: Path, real: str) -> str | None:
+    try:
+        mode = stat.S_IMODE(folder.stat().st_mode)
+    except OSError:  # missing or unreachable: nothing to say about its mode
+        return None
+    if not mode & 0o077:
+        return None
+    name = f"{folder} (a link to {real})" if folder.is_symlink() else str(folder)
+    return (
+        f"folder {name} is open to other users (mode {mode:#o}); tmws_store leaves folders "
+        f"it did not create as they are: `chmod 700 {real}` if only you should reach it"
+    )
 
 
 def tighten(path: Path, mode: int) -> None:
     """Remove the permission bits of ``path`` outside ``mode`` when it is owned by us.
 
-    Bits are only ever taken away: a folder or file the user made read-only (0500, 0444)
-    stays read-only, so the store refuses it instead of quietly making it writable.
+    Bits are only ever taken away: a file the user made read-only (0444) stays read-only,
+    so the store refuses it instead of quietly making it writable. A symbolic link is not
+    followed: the file behind it is someone's shared file, not ours to narrow. (Folders are
+    never tightened: see ``ensure_private_dirs``.)
     """
     try:
-        st = path.stat()
+        st = path.lstat()
     except FileNotFoundError:
+        return
+    if not stat.S_ISREG(st.st_mode):
         return
     current = stat.S_IMODE(st.st_mode)
     if st.st_uid == os.getuid() and current & ~mode:

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from ...errors import NotADatabaseError, ReadOnlyStoreError
-from ...paths import Location
+from ...paths import Location, wide_folders
 from ...reports import InitReport, StatusReport, VerifyReport
 from ...schema import table_names
 from .. import Backend
@@ -118,6 +118,7 @@ class SQLiteBackend(Backend):
             permissions=f"{stat.S_IMODE(file_stat.st_mode):04o}",
             directory_permissions=f"{stat.S_IMODE(dir_stat.st_mode):04o}",
             backups=tuple(list_backups(path)),
+            warnings=tuple(wide_folders(self.location)),
         )
 
     def backup(
