@@ -257,3 +257,18 @@ def test_a_store_file_reached_through_a_link_keeps_its_mode(tmp_path: Path) -> N
         assert store.init().action == "adopted"
     assert stat.S_IMODE(shared.stat().st_mode) == 0o660
     assert link.is_symlink()
+
+
+def test_verify_warns_of_a_wide_folder_and_still_says_ok(tmp_path: Path, capsys) -> None:
+    from tmws_store.cli import main
+
+    shared = tmp_path / "shared"
+    shared.mkdir()
+    os.chmod(shared, 0o1777)
+    with Store(shared / "tmws.db") as store:
+        store.init()
+        report = store.verify()
+    assert report.ok and len(report.warnings) == 1 and str(shared) in report.warnings[0]
+    assert main(["verify", "--db", str(shared / "tmws.db")]) == 0
+    assert f"warning: folder {shared} is open to other users" in capsys.readouterr().out
+    assert stat.S_IMODE(shared.stat().st_mode) == 0o1777

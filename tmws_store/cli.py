@@ -138,6 +138,7 @@ def cmd_verify(store: Store, args: argparse.Namespace) -> Result:
             text += f"\n`{PROG} init` will not adopt or upgrade the file until they are dropped"
         elif report.application_id == 0 and report.path is not None:  # init() completes it
             text += f"\n`{PROG} init` adds what is missing, after a backup"
+    text = "\n".join([text, *(f"warning: {warning}" for warning in report.warnings)])
     return Result(data, text, 0 if report.ok else 1)
 
 

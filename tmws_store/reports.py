@@ -78,6 +78,8 @@ class VerifyReport:
     foreign_key_violations: list[str] = field(default_factory=list)
     # Violations that every TMWS-written file has, listed but not counted as wrong.
     tolerated_violations: list[str] = field(default_factory=list)
+    # Not problems: folders other users can reach, which the store never changes itself.
+    warnings: list[str] = field(default_factory=list)
     url: str | None = None
 
     @property

@@ -84,7 +84,9 @@ class SQLiteBackend(Backend):
     def verify(self) -> VerifyReport:
         from .verify import verify_file
 
-        return verify_file(self.path, busy_timeout=self.busy_timeout)
+        report = verify_file(self.path, busy_timeout=self.busy_timeout)
+        report.warnings = wide_folders(self.location)
+        return report
 
     def status(self) -> StatusReport:
         path = self.path
