@@ -15,7 +15,7 @@ from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
-from sqlalchemy import Boolean, Column, Engine, inspect
+from sqlalchemy import Boolean, Column, Engine, Table, inspect
 from sqlalchemy.dialects import sqlite
 
 from .models import TMWSModel
@@ -39,7 +39,7 @@ def _row_model(model: type[TMWSModel]) -> type[BaseModel]:
             else Field(default=field.default)
         )
         fields[name] = (value_annotation(model, name), default)
-    config = ConfigDict(arbitrary_types_allowed=True, **VALUE_CONFIG)
+    config = ConfigDict(VALUE_CONFIG, arbitrary_types_allowed=True)
     return create_model(model.__name__, __config__=config, **fields)
 
 
@@ -89,10 +89,11 @@ def _plan(
 ) -> tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]]:
     """The INSERT statement and, per column, the attribute holding it and its converter."""
     mapper = inspect(model)
-    columns = list(mapper.local_table.columns)
+    table: Table = mapper.local_table  # type: ignore[assignment]  # a model maps one Table
+    columns = list(table.columns)
     names = ", ".join(f'"{c.name}"' for c in columns)
     marks = ", ".join("?" for _ in columns)
-    sql = f'INSERT INTO "{mapper.local_table.name}" ({names}) VALUES ({marks})'
+    sql = f'INSERT INTO "{table.name}" ({names}) VALUES ({marks})'
     plan = tuple((mapper.get_property_by_column(c).key, _converter(c)) for c in columns)
     return sql, plan
 
@@ -130,7 +131,7 @@ def insert_many(
             conn.exec_driver_sql(sql, params)
         else:
             # Elsewhere the column types convert; psycopg batches the rows into few statements.
-            table = inspect(model).local_table
+            table: Table = inspect(model).local_table  # type: ignore[assignment]
             keys = [
                 (column.key, attr) for column, (attr, _) in zip(table.columns, plan, strict=True)
             ]

@@ -52,7 +52,8 @@ def _expected_tables() -> int:
 
 def _plain(record: Any) -> dict[str, Any]:
     """A report dataclass as JSON-ready data (paths as strings, tuples as lists)."""
-    return json.loads(json.dumps(asdict(record), default=str))
+    plain: dict[str, Any] = json.loads(json.dumps(asdict(record), default=str))
+    return plain
 
 
 # --- the commands -----------------------------------------------------------------------
@@ -240,19 +241,20 @@ class _Parser(argparse.ArgumentParser):
         raise _UsageError(f"{self.prog}: error: {message} (see `{PROG} --help`)")
 
 
-def _common_options(*, keep_earlier: bool) -> argparse.ArgumentParser:
-    options = argparse.ArgumentParser(add_help=False)
+def _common_options(*, keep_earlier: bool) -> "_Parser":
+    options = _Parser(add_help=False)
     # The options are accepted before and after the command name. The subcommand's copy
     # must not overwrite a value given before the name with its default, hence SUPPRESS.
-    default = {"default": argparse.SUPPRESS} if keep_earlier else {}
+    db_default = argparse.SUPPRESS if keep_earlier else None
+    json_default: Any = argparse.SUPPRESS if keep_earlier else False
     options.add_argument(
         "--db",
         metavar="PATH|URL",
         help="the database file, or a sqlite:/// or postgresql+psycopg:// URL "
         "(default: as Store() finds it)",
-        **default,
+        default=db_default,
     )
-    options.add_argument("--json", action="store_true", help="print JSON", **default)
+    options.add_argument("--json", action="store_true", help="print JSON", default=json_default)
     return options
 
 

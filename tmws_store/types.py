@@ -22,13 +22,16 @@ import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import CHAR, JSON, DateTime, String
 from sqlalchemy.engine import Dialect
 from sqlalchemy.ext.mutable import MutableDict, MutableList
 from sqlalchemy.sql.elements import Null
 from sqlalchemy.types import TypeDecorator, TypeEngine
+
+if TYPE_CHECKING:
+    from sqlalchemy.sql.type_api import _BindProcessorType
 
 __all__ = [
     "HexUUID",
@@ -112,7 +115,8 @@ class UTCDateTime(TypeDecorator[datetime]):
         if value is None:
             return None
         # PostgreSQL answers in the session's time zone; SQLite's text has none (it is UTC).
-        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        stored: datetime = value
+        return stored.replace(tzinfo=UTC) if stored.tzinfo is None else stored.astimezone(UTC)
 
 
 # One encoder for every value: json.dumps(value, allow_nan=False) would build a new one per call.
@@ -168,7 +172,7 @@ class JSONValue(TypeDecorator[Any]):
             return dialect.type_descriptor(JSONB(none_as_null=True))
         return dialect.type_descriptor(JSON(none_as_null=True))
 
-    def bind_processor(self, dialect: Dialect) -> Callable[[Any], Any]:
+    def bind_processor(self, dialect: Dialect) -> "_BindProcessorType[Any]":
         # Replaces the impl's processor instead of adding a process_bind_param: the impl
         # would serialise our result again with the driver's json.dumps, which writes NaN.
         wrap = _jsonb_parameter() if _on_postgres(dialect) else _text_as_is
