@@ -13,6 +13,7 @@ from collections.abc import Callable
 from datetime import UTC, datetime
 from pathlib import Path
 
+from .errors import StorageFullError
 from .paths import create_private_file
 
 __all__ = ["backup_beside", "backup_name", "backup_to", "list_backups"]
@@ -45,7 +46,13 @@ def backup_to(source: Path, dest: Path, *, progress: Progress | None = None) -> 
                     if progress is not None:
                         progress(total - remaining, total)
 
-                src.backup(dst, pages=256, progress=report)
+                try:
+                    src.backup(dst, pages=256, progress=report)
+                except sqlite3.Error as exc:
+                    full = _destination_error(exc, source, dest)
+                    if full is None:
+                        raise
+                    raise full from exc
             finally:
                 dst.close()
                 src.execute("COMMIT")
@@ -55,6 +62,23 @@ def backup_to(source: Path, dest: Path, *, progress: Progress | None = None) -> 
         dest.unlink(missing_ok=True)
         raise
     return dest
+
+
+# Errors of writing: the source is only read, so these are the copy's. (SQLite reports any
+# error of a backup step on the destination's connection, reading ones included.)
+_WRITE_ERRORS = ("SQLITE_FULL", "SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC", "SQLITE_IOERR_TRUNCATE")
+
+
+def _destination_error(exc: sqlite3.Error, source: Path, dest: Path) -> StorageFullError | None:
+    """A StorageFullError naming ``dest`` when the copy could not be written, else None."""
+    if getattr(exc, "sqlite_errorname", "") not in _WRITE_ERRORS:
+        return None
+    return StorageFullError(
+        f"the disk is full (or over a file size limit) while writing the backup {dest} of "
+        f"{source}; the incomplete copy was removed and {source} was not changed. Free "
+        "some space and try again.",
+        path=dest,
+    )
 
 
 def backup_name(source: Path, *, reason: str, folder: Path | None = None) -> Path:

@@ -32,6 +32,7 @@ from .errors import (
     MigrationError,
     NewerSchemaError,
     ReadOnlyStoreError,
+    ServerUnavailableError,
     StorageFullError,
     StoreError,
 )
@@ -129,6 +130,34 @@ def make_async_engine(location: ServerLocation, *, busy_timeout: float) -> "Asyn
     return create_async_engine(location.url, connect_args=_connect_args(location, busy_timeout))
 
 
+def _reason(exc: DBAPIError) -> str:
+    """The server's (or libpq's) message, on one line."""
+    return " ".join(str(exc.orig).split())
+
+
+# Insufficient resources other than disk, by SQLSTATE: what the server lacked, for the message.
+_SHORT_OF = {
+    "53200": "ran out of memory",
+    "53300": "has no connection free (too many connections for the server or this role)",
+    "53400": "hit one of its configured limits",
+}
+
+
+def _connection_refused(exc: DBAPIError, where: str, doing: str) -> StoreError | None:
+    """The error for a connection that could not be opened, else None.
+
+    psycopg gives a failed connection attempt no SQLSTATE (libpq keeps the server's code to
+    itself), so too many connections (53300) arrives like this; it is told apart from other
+    errors by the connection attempt psycopg attaches to it, never by message text.
+    """
+    if getattr(exc.orig, "pgconn", None) is None:
+        return None
+    # libpq's text names the host and port, never the password.
+    return ServerUnavailableError(
+        f"could not connect to {where} while {doing} it ({_reason(exc)}); nothing was changed."
+    )
+
+
 def from_postgres(exc: DBAPIError, location: ServerLocation, doing: str) -> BaseException:
     """The tmws_store error for a PostgreSQL error met while ``doing``, else ``exc`` itself.
 
@@ -141,10 +170,16 @@ def from_postgres(exc: DBAPIError, location: ServerLocation, doing: str) -> Base
             f"another session held a lock on {where} for longer than the busy timeout while "
             f"{doing} it; the transaction was rolled back. Try again, or raise busy_timeout."
         )
-    if state.startswith("53"):  # insufficient resources: disk full, out of memory
+    if state == "53100":  # disk_full: the only one of class 53 that is a full disk
         return StorageFullError(
-            f"{where} ran out of resources while {doing} it ({exc.orig}); the transaction "
-            "was rolled back."
+            f"the disk of {where} is full while {doing} it ({_reason(exc)}); the "
+            "transaction was rolled back. Free some space on the server and try again."
+        )
+    if state.startswith("53"):  # insufficient resources: memory, connections, a limit
+        lacked = _SHORT_OF.get(state, "ran short of resources")
+        return ServerUnavailableError(
+            f"the server of {where} {lacked} while {doing} it ({_reason(exc)}); "
+            "nothing was changed. Try again later, or raise the server's limits."
         )
     if state == "25006":  # read_only_sql_transaction
         return ReadOnlyStoreError(
@@ -157,7 +192,7 @@ def from_postgres(exc: DBAPIError, location: ServerLocation, doing: str) -> Base
             "was changed. The database role needs to own the schema's tables (or be granted "
             "CREATE on the schema, for init())."
         )
-    return exc
+    return _connection_refused(exc, where, doing) or exc
 
 
 def as_store_error(exc: DBAPIError, location: ServerLocation, doing: str) -> StoreError:
