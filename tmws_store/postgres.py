@@ -6,10 +6,11 @@ and the same ``init()`` contract as for a SQLite file:
 1. Warm path: one query reads the stamp, a comment on the ``agents`` table that names
    tmws_store's application id and schema version. "Ours, current": done. (A comment, not a
    bookkeeping table: the schema keeps exactly the 42 tables, as the SQLite file does.)
-2. Slow path, in ONE transaction (PostgreSQL's DDL is transactional): take an advisory lock,
-   so that of many processes starting at once exactly one creates while the others wait and
-   then find the stamp; look again; create every table and index and write the stamp. A
-   crash or an error anywhere rolls it all back.
+2. Slow path, in ONE transaction (PostgreSQL's DDL is transactional): compile the DDL first,
+   then take an advisory lock, so that of many processes starting at once exactly one creates
+   while the others wait and then find the stamp; look again; run the DDL and write the
+   stamp. A crash or an error anywhere rolls it all back. The lock is held only while the
+   server works: nothing is imported or compiled inside it.
 3. Refused, with nothing changed: a newer schema version, a comment that is not ours, or a
    schema that already holds tables without our stamp (another application's data).
 
@@ -21,9 +22,10 @@ import re
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Boolean, Connection, Engine, create_engine, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.schema import CreateColumn
+from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable
 
 from . import schema
 from .errors import (
@@ -46,6 +48,7 @@ if TYPE_CHECKING:
 __all__ = [
     "STAMP_TABLE",
     "as_store_error",
+    "create_statements",
     "from_postgres",
     "initialise",
     "make_async_engine",
@@ -89,6 +92,24 @@ def _boolean_defaults_as_booleans(element: CreateColumn[Any], compiler: Any, **k
         sql = re.sub(r"DEFAULT '?1'?", "DEFAULT true", sql)
         sql = re.sub(r"DEFAULT '?0'?", "DEFAULT false", sql)
     return sql
+
+
+def create_statements(dialect: Dialect) -> tuple[str, ...]:
+    """Every CREATE TABLE and CREATE INDEX of the models, compiled for ``dialect``.
+
+    Parents first, each table's indexes after it, with the Boolean defaults spelled for
+    PostgreSQL (above): the statements ``create_all`` would send, compiled before ``init()``
+    takes its lock, so that the lock is held only while the server runs them. Imports the
+    models.
+    """
+    statements: list[str] = []
+    for table in schema.model_tables():
+        statements.append(str(CreateTable(table).compile(dialect=dialect)).strip())
+        statements.extend(
+            str(CreateIndex(index).compile(dialect=dialect)).strip()
+            for index in sorted(table.indexes, key=lambda index: str(index.name))
+        )
+    return tuple(statements)
 
 
 # --- engines --------------------------------------------------------------------------------
@@ -292,14 +313,18 @@ def initialise(
             stamp = read_stamp(conn)
         if stamp == (schema.APPLICATION_ID, target):
             return current
+        # Everything that takes time on our side happens here, before the lock: importing
+        # the models and compiling their DDL (about a second). Processes starting at once
+        # then queue only for the server's run of the statements. The warm query above has
+        # connected, so the engine's dialect knows the server's version.
+        statements = create_statements(engine.dialect)
         with engine.begin() as conn:
             # Held until this transaction ends: concurrent starters queue here, one at a time.
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": schema.APPLICATION_ID})
             if _classify(conn, where, target) == "current":
                 return current  # another process finished first
-            from .models import TMWSModel  # only now: a warm start needs no model class
-
-            TMWSModel.metadata.create_all(conn, checkfirst=False)
+            for statement in statements:
+                conn.exec_driver_sql(statement)
             # The table name is ours and constant; the comment is a literal we built.
             conn.exec_driver_sql(f"COMMENT ON TABLE {STAMP_TABLE} IS '{stamp_text(target)}'")
     except DBAPIError as exc:
