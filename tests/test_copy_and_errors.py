@@ -11,6 +11,7 @@ processes starting at once.
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import stat
 from collections.abc import Iterator
@@ -23,18 +24,21 @@ from sqlalchemy import select
 from tmws_store import (
     Agent,
     DatabaseLockedError,
+    Memory,
+    NotADatabaseError,
     StorageFullError,
     Store,
 )
 from tmws_store.cli import main
 from tmws_store.errors import ServerUnavailableError
-from tmws_store.transfer import copy_store
+from tmws_store.transfer import CopyError, copy_store
 
 from ._procs import Workers
-from .conftest import TMWS_TABLES
+from .conftest import REF34, TMWS_TABLES, copy_reference
 from .test_backends import INIT_WORKER, psql, table_names
 from .test_disk_full import grow, tmpfs  # noqa: F401  (the fixture, asked for by name)
-from .test_transfer import agents_and_memories
+from .test_existing_files import shape_old_memories
+from .test_transfer import agents_and_memories, all_empty, counts, raw_counts, rows_by_key
 
 # --- helpers --------------------------------------------------------------------------------
 
@@ -81,7 +85,192 @@ def in_a_folder_of_its_own(tmp_path: Path, make) -> Path:
     return make(folder)
 
 
+# --- 1. the source is never created or changed ---------------------------------------------
+
+
+def test_a_missing_source_is_an_error_and_nothing_is_created(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    missing, out = tmp_path / "nonexist.db", tmp_path / "out.db"
+    with pytest.raises(NotADatabaseError, match=f"{missing} does not exist"):
+        copy(missing, out)
+    assert main(["copy", "--from", str(missing), "--to", str(out)]) == 2
+    printed = capsys.readouterr().out
+    assert printed.count("\n") == 1 and f"{missing} does not exist" in printed
+    assert os.listdir(tmp_path) == []  # neither the source nor the destination was made
+
+
+def test_a_tmws_file_is_copied_without_being_adopted(tmp_path: Path) -> None:
+    source = in_a_folder_of_its_own(tmp_path, lambda folder: copy_reference(REF34, folder))
+    source.chmod(0o644)  # adoption would make it 0600
+    before, counted = fingerprint(source), row_counts(source)
+    destination = tmp_path / "copy.db"
+
+    report = copy(source, destination)
+
+    assert fingerprint(source) == before  # same bytes, same mode, no backup beside it
+    # The 8 tables the old file lacks are copied as empty.
+    assert report.rows == dict.fromkeys(TMWS_TABLES, 0) | counted and report.total > 0
+    with Store(destination) as copied:
+        assert rows_by_key(copied.engine)["agents"]  # rows, through the models
+        assert raw_counts(destination) == report.rows
+
+
+def test_columns_a_tmws_file_lacks_take_the_models_defaults(tmp_path: Path) -> None:
+    source = in_a_folder_of_its_own(tmp_path, shape_old_memories)
+    before = fingerprint(source)
+    destination = tmp_path / "copy.db"
+
+    report = copy(source, destination)
+
+    assert fingerprint(source) == before
+    assert report.rows["memories"] == row_counts(source)["memories"] > 0
+    with Store(destination) as copied, copied.session(readonly=True) as session:
+        memories = session.exec(select(Memory)).scalars().all()
+    # What adoption adds to the existing rows (tests/test_existing_files.py): 1.0 and [].
+    assert {(m.learning_weight, tuple(m.pattern_ids)) for m in memories} == {(1.0, ())}
+
+
+def wal_source(folder: Path, kind: str) -> Path:
+    """A WAL-mode source with agents: a tmws_store file, or a TMWS file switched to WAL."""
+    if kind == "stamped":
+        path = agents_and_memories(folder / "tmws.db")
+    else:
+        path = copy_reference(REF34, folder)
+        con = sqlite3.connect(path)
+        con.execute("PRAGMA journal_mode = WAL")
+        con.close()
+    path.chmod(0o644)
+    return path
+
+
+@pytest.mark.parametrize("kind", ["stamped", "TMWS file"])
+def test_a_wal_source_is_read_with_the_commits_still_in_its_wal(tmp_path: Path, kind: str) -> None:
+    source = in_a_folder_of_its_own(tmp_path, lambda folder: wal_source(folder, kind))
+    holder = sqlite3.connect(source)  # open all along: nothing checkpoints the -wal
+    try:
+        holder.execute("UPDATE agents SET display_name = display_name || ' (in the WAL)'")
+        holder.commit()
+        names = sorted(r[0] for r in holder.execute("SELECT display_name FROM agents"))
+        assert names and all(name.endswith(" (in the WAL)") for name in names)
+        in_the_file = immutable(source, "SELECT display_name FROM agents")
+        assert not any(name.endswith(" (in the WAL)") for (name,) in in_the_file)
+        wal = Path(f"{source}-wal")
+        before, wal_bytes = fingerprint(source), wal.read_bytes()
+
+        report = copy(source, tmp_path / "copy.db")
+
+        assert fingerprint(source) == before and wal.read_bytes() == wal_bytes
+    finally:
+        holder.close()
+    assert report.rows["agents"] == len(names)
+    with Store(tmp_path / "copy.db") as copied:
+        arrived = sorted(
+            row["display_name"] for row in rows_by_key(copied.engine)["agents"].values()
+        )
+    assert arrived == names
+
+
+def test_a_closed_wal_store_is_read_without_leaving_files_beside_it(tmp_path: Path) -> None:
+    source = in_a_folder_of_its_own(tmp_path, lambda folder: wal_source(folder, "stamped"))
+    before = fingerprint(source)
+    assert before[2] == ["tmws.db"]  # no -wal: every commit is in the file
+
+    report = copy(source, tmp_path / "copy.db")
+
+    assert fingerprint(source) == before  # no -wal or -shm left behind
+    assert report.rows["memories"] == 3 and report.rows["agents"] == 2
+
+
+def test_a_source_written_during_the_copy_is_refused_and_nothing_is_written(
+    tmp_path: Path,
+) -> None:
+    source = in_a_folder_of_its_own(tmp_path, lambda folder: wal_source(folder, "stamped"))
+    destination = tmp_path / "copy.db"
+    wrote = []
+
+    def another_process_writes(step: str, done: int, total: int) -> None:
+        if not wrote:  # once: an agent adds a row, and its store checkpoints on closing
+            with Store(source) as agent:
+                agent.insert_many(Agent, [{"agent_id": "zeus", "display_name": "Zeus"}])
+            wrote.append(step)
+
+    changed = pytest.raises(CopyError, match=f"{source} changed while it was being copied")
+    with Store(source) as src, Store(destination) as dst, changed:
+        copy_store(src, dst, progress=another_process_writes)
+    assert wrote and all_empty(f"sqlite:///{destination}") == {}
+
+
+def test_a_wal_file_without_its_shm_is_refused_untouched(tmp_path: Path) -> None:
+    """A -wal copied without its -shm (say, by a file-by-file backup of a live store)."""
+    live = agents_and_memories(tmp_path / "live.db")
+    folder = tmp_path / "source"
+    folder.mkdir()
+    holder = sqlite3.connect(live)
+    try:
+        holder.execute("UPDATE agents SET display_name = 'changed'")
+        holder.commit()
+        for suffix in ("", "-wal"):
+            shutil.copyfile(f"{live}{suffix}", folder / f"tmws.db{suffix}")
+    finally:
+        holder.close()
+    source = folder / "tmws.db"
+    before = fingerprint(source)
+    with pytest.raises(CopyError, match="has a -wal file but no -shm"):
+        copy(source, tmp_path / "copy.db")
+    assert fingerprint(source) == before
+
+
+def test_a_postgres_source_that_is_not_a_store_is_refused_and_left_empty(
+    postgres_url: str, tmp_path: Path
+) -> None:
+    with pytest.raises(CopyError, match="is not a tmws_store store"):
+        copy(postgres_url, tmp_path / "copy.db")
+    with Store(url=postgres_url) as untouched:
+        assert table_names(untouched) == set()  # not created by the copy
+    assert os.listdir(tmp_path) == []
+
+
+def test_a_destination_file_holding_rows_is_refused_before_it_is_adopted(
+    tmp_path: Path,
+) -> None:
+    source = agents_and_memories(tmp_path / "source.db")
+    destination = in_a_folder_of_its_own(tmp_path, lambda folder: copy_reference(REF34, folder))
+    destination.chmod(0o644)
+    before = fingerprint(destination)
+    with pytest.raises(CopyError, match=r"already holds rows \(table agent_namespaces\)"):
+        copy(source, destination)
+    assert fingerprint(destination) == before  # not adopted: no backup, no new mode
+
+
 # --- 2. the right error class, naming the right store ---------------------------------------
+
+
+def test_a_full_destination_is_storage_full_naming_the_destination(
+    tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    source = tmp_path / "source.db"
+    with Store(source) as store:
+        store.init()
+        rows = [
+            {"agent_id": "a", "namespace": "n", "content": f"{i}:" + "x" * 20_000}
+            for i in range(300)
+        ]  # about 6 MB
+        store.insert_many(Memory, rows)
+    point = request.getfixturevalue("tmpfs")(
+        "small", 4 * 1024 * 1024
+    )  # room for the schema, not for the rows
+    destination = point / "copy.db"
+
+    with pytest.raises(StorageFullError) as full:
+        copy(source, destination)
+
+    message = str(full.value)
+    assert f"the disk is full while copying into {destination}" in message
+    assert str(source) not in message and full.value.path == destination
+    grow(point, 64 * 1024 * 1024)
+    with Store(destination) as written:
+        assert sum(counts(written.engine).values()) == 0  # the one transaction rolled back
 
 
 def test_a_backup_to_a_full_disk_names_the_backup(
@@ -135,6 +324,34 @@ def test_too_many_connections_in_a_second_session_is_not_a_raw_error(one_slot_ro
         refused = pytest.raises(ServerUnavailableError, match="too many connections")
         with refused, store.session() as second:
             second.connection()
+
+
+@pytest.mark.parametrize(
+    ("sqlstate", "error", "words"),
+    [
+        ("53100", StorageFullError, "the disk of"),
+        ("53200", ServerUnavailableError, "ran out of memory"),
+        ("53300", ServerUnavailableError, "has no connection free"),
+    ],
+    ids=["disk_full", "out_of_memory", "too_many_connections"],
+)
+def test_each_lack_of_server_resources_is_told_apart(
+    sqlstate: str, error: type, words: str, tmp_path: Path, postgres_url: str
+) -> None:
+    source = agents_and_memories(tmp_path / "source.db")
+    with Store(url=postgres_url) as dst:
+        dst.init()
+    psql(
+        postgres_url,
+        "CREATE FUNCTION refuse() RETURNS trigger LANGUAGE plpgsql AS $$ BEGIN "
+        f"RAISE EXCEPTION 'refused by the test' USING ERRCODE = '{sqlstate}'; END $$",
+        "CREATE TRIGGER refuse BEFORE INSERT ON memories FOR EACH ROW EXECUTE FUNCTION refuse()",
+    )
+    with pytest.raises(error) as refused:
+        copy(source, postgres_url)
+    assert type(refused.value) is error and words in str(refused.value)
+    assert "copying into" in str(refused.value) and str(source) not in str(refused.value)
+    assert all_empty(postgres_url) == {}
 
 
 def test_a_lock_held_in_this_process_is_not_blamed_on_another_process(tmp_path: Path) -> None:

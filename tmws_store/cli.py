@@ -248,7 +248,9 @@ def cmd_copy(store: Store, args: argparse.Namespace) -> Result:
     """Copy every row of ``--from`` into the empty ``--to``, and check each one arrived.
 
     Either side is a file path or a URL (``sqlite:///...``, ``postgresql+psycopg://...``).
-    Both are brought current with ``init()`` first. ``--db`` plays no part.
+    The source is read as it is and never created or changed; the destination is created
+    or completed with ``init()``. A source file that does not exist is a usage mistake
+    (exit status 2), so nothing is made at either side. ``--db`` plays no part.
     """
     from .transfer import copy_store
 
@@ -260,6 +262,10 @@ def cmd_copy(store: Store, args: argparse.Namespace) -> Result:
         bars[step](done, total)
 
     with _open(args.source) as source, _open(args.target) as target:
+        if source.backend == "sqlite" and not source.path.exists():
+            message = f"{source.where} does not exist; there is nothing to copy"
+            data = {"from": source.where, "to": target.where, "error": message}
+            return Result(data, f"{PROG} copy: {message}", 2)
         try:
             report = copy_store(source, target, progress=progress)
         finally:
