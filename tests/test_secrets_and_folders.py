@@ -88,6 +88,9 @@ def test_no_command_shows_the_password_of_db_or_tmws_database_url(
 def test_copy_shows_no_password_of_either_side(side: str, closed_port: int, tmp_path: Path) -> None:
     other = "--to" if side == "--from" else "--from"
     file_side = str(tmp_path / "file.db")
+    if side == "--to":  # a source that exists, so that the copy gets as far as the URL
+        with Store(file_side) as store:
+            store.init()
     assert_masked(cli("copy", side, unreachable(closed_port), other, file_side, "--json"))
     assert_masked(cli("copy", side, unparseable(), other, file_side))
 
@@ -158,6 +161,7 @@ def test_reprs_exceptions_and_logs_show_no_password(
         shown += [repr(store), store.where, repr(store.location), store.location.describe()]
         chains += [raised(action) for action in (store.init, store.verify, lambda s=store: s.path)]
         with Store(tmp_path / "file.db") as file_store:
+            file_store.init()  # a source that exists: the copy fails at the destination's URL
             chains.append(raised(lambda s=store: copy_store(file_store, s)))
         store.close()
     for url in (unparseable(), f"postgresql://me:p@{SECRET}@127.0.0.1:{closed_port}/tmws"):

@@ -193,7 +193,9 @@ def cmd_copy(store: Store, args: argparse.Namespace) -> Result:
     """Copy every row of ``--from`` into the empty ``--to``, and check each one arrived.
 
     Either side is a file path or a URL (``sqlite:///...``, ``postgresql+psycopg://...``).
-    Both are brought current with ``init()`` first. ``--db`` plays no part.
+    The source is read as it is and never created or changed (one that does not exist is
+    an error, and nothing is made at either side); the destination is created or completed
+    with ``init()``. ``--db`` plays no part.
     """
     from .transfer import copy_store
 

@@ -17,6 +17,7 @@ __all__ = [
     "NewerSchemaError",
     "NotADatabaseError",
     "ReadOnlyStoreError",
+    "ServerUnavailableError",
     "StorageFullError",
     "StoreError",
     "UnsupportedURLError",
@@ -53,11 +54,25 @@ class ReadOnlyStoreError(StoreError):
 
 
 class StorageFullError(StoreError):
-    """The disk (or the file size limit) is full; the transaction was rolled back."""
+    """The disk (or the file size limit) is full; the transaction was rolled back.
+
+    Raised for the file or database that was being written: the destination of a copy or
+    a backup, not its source.
+    """
 
 
 class DatabaseLockedError(StoreError):
-    """Another connection held the write lock for longer than the busy timeout."""
+    """Another connection, in this process or another, held a lock past the busy timeout."""
+
+
+class ServerUnavailableError(StoreError):
+    """The PostgreSQL server did not serve the session; nothing was changed.
+
+    No connection could be opened (the server is down or unreachable, has no connection
+    slot free, or refused the role or database), or the server ran short of memory or hit
+    one of its configured limits. Not a full disk: that is ``StorageFullError``. The
+    message carries the server's own reason.
+    """
 
 
 class UnsupportedURLError(StoreError):

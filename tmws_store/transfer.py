@@ -4,12 +4,21 @@
 side is a SQLite file or a PostgreSQL database, so it moves a team from one to the other in
 both directions. The rules:
 
-- Both stores are brought current with ``init()`` first (an old TMWS source file is adopted,
-  after its backup, as at any start). The destination must hold no row at all: a copy never
-  merges into, or overwrites, data that is already there.
+- The source is never created or changed. A SQLite file is opened read-only as it is: no
+  ``init()``, no switch to WAL, no new permissions, no file made beside it (a WAL file that
+  no one has open is read as immutable, and refused if it changed meanwhile). A TMWS file
+  is not adopted: its rows are completed on the way, as adoption would complete them (a
+  column it lacks takes the model's default; a table it lacks is copied as empty). A
+  PostgreSQL source must be a stamped, current store. A missing source is an error.
+- The destination is brought current with ``init()`` and must hold no row at all: a copy
+  never merges into, or overwrites, data that is already there. A SQLite file holding rows
+  is refused before ``init()``, so that a refused copy changes nothing there either.
 - The source is read in one read-only transaction, a consistent snapshot even while agents
   keep writing to it. The destination is written in ONE transaction: a failure anywhere (a
   value the destination refuses, a full disk, a kill) leaves it as empty as it was.
+- Errors name the store they belong to: a full destination raises ``StorageFullError`` for
+  the destination, a locked source ``DatabaseLockedError`` for the source, and so on; what
+  is neither (a row the destination refuses) is a ``CopyError`` naming the table.
 - Values travel as Python values through the models' column types, so each side keeps its
   own formats (UTC text and JSON text on SQLite; ``timestamptz``, ``jsonb`` and ``uuid`` on
   PostgreSQL). Enum columns travel as the stored strings, so a value TMWS wrote that is not a
@@ -29,7 +38,8 @@ from typing import TYPE_CHECKING, Any
 from sqlalchemy import Column, Connection, MetaData, String, Table, bindparam, func, select, tuple_
 from sqlalchemy.exc import DBAPIError, StatementError
 
-from .errors import CopyError
+from .backends import CopySource, Translate, named_errors
+from .errors import CopyError, StoreError
 from .reports import CopyReport
 from .types import StrEnumType
 
@@ -72,18 +82,6 @@ def _self_references(table: Table) -> list[str]:
     return keys
 
 
-def _batches(conn: Connection, table: Table) -> Iterator[list[dict[str, Any]]]:
-    query = select(table).order_by(*table.primary_key.columns)
-    result = conn.execution_options(yield_per=BATCH_ROWS).execute(query)
-    for rows in result.mappings().partitions():
-        yield [dict(row) for row in rows]
-
-
-def _key_of(table: Table) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
-    keys = [column.key for column in table.primary_key.columns]
-    return lambda row: tuple(row[k] for k in keys)
-
-
 # What reading or writing one value can raise: the database's refusal, or a stored value the
 # column type cannot read (JSON that is not JSON, a date that is not a date) or write.
 _VALUE_ERRORS = (StatementError, ValueError, TypeError)
@@ -97,14 +95,47 @@ def _one_line(exc: BaseException) -> str:
 
 
 @contextmanager
-def _failing_names(table: Table, step: str) -> Iterator[None]:
-    """Turn an error met while ``step``-ing ``table`` into a CopyError that names the table."""
+def _failing_names(table: Table, step: str, written: Translate) -> Iterator[None]:
+    """Turn an error met while ``step``-ing ``table`` into a CopyError that names the table.
+
+    Unless the destination's own translation knows it (a full disk, a lock held too long):
+    then it is that error, naming the destination.
+    """
     try:
-        yield
+        with named_errors(written):
+            yield
     except _VALUE_ERRORS as exc:
         raise CopyError(
             f"{step} table {table.name} failed, so nothing was written: {_one_line(exc)}"
         ) from exc
+
+
+# --- reading and checking -------------------------------------------------------------------
+
+
+def _batches(src: CopySource, table: Table) -> Iterator[list[dict[str, Any]]]:
+    """The source's rows of ``table`` in key order, ``BATCH_ROWS`` at a time."""
+    query = src.reads[table.name]
+    if query is None:
+        return
+    query = query.order_by(*table.primary_key.columns)
+    with named_errors(src.translate):
+        result = src.conn.execution_options(yield_per=BATCH_ROWS).execute(query)
+        for rows in result.mappings().partitions():
+            yield [dict(row) for row in rows]
+
+
+def _count(src: CopySource, table: Table) -> int:
+    query = src.reads[table.name]
+    if query is None:
+        return 0
+    with named_errors(src.translate):
+        return src.conn.execute(select(func.count()).select_from(query.subquery())).scalar() or 0
+
+
+def _key_of(table: Table) -> Callable[[dict[str, Any]], tuple[Any, ...]]:
+    keys = [column.key for column in table.primary_key.columns]
+    return lambda row: tuple(row[k] for k in keys)
 
 
 def _same(a: Any, b: Any) -> bool:
@@ -114,9 +145,11 @@ def _same(a: Any, b: Any) -> bool:
     return bool(a == b)
 
 
-def _refuse_if_not_empty(conn: Connection, tables: Sequence[Table], where: str) -> None:
+def _refuse_if_not_empty(
+    counts: Callable[[Table], int], tables: Sequence[Table], where: str
+) -> None:
     for table in tables:
-        if conn.execute(select(func.count()).select_from(table)).scalar():
+        if counts(table):
             raise CopyError(
                 f"the destination {where} already holds rows (table {table.name}); a copy "
                 "goes only into an empty store. Nothing was changed."
@@ -124,7 +157,7 @@ def _refuse_if_not_empty(conn: Connection, tables: Sequence[Table], where: str) 
 
 
 def _check_table(
-    src: Connection, dst: Connection, table: Table, tick: Callable[[int], None]
+    src: CopySource, dst: Connection, table: Table, tick: Callable[[int], None]
 ) -> int:
     """Compare every source row with the destination row of the same key; returns the count."""
     key_of = _key_of(table)
@@ -160,36 +193,45 @@ def copy_store(
     """Copy every row of ``source`` into the empty ``destination`` (module docstring)."""
     from .models import TMWSModel
 
-    source.init()
-    destination.init()
     tables = [_transfer_table(table) for table in TMWSModel.metadata.sorted_tables]
     self_refs = {table.name: _self_references(table) for table in TMWSModel.metadata.sorted_tables}
     src_where, dst_where = source.where, destination.where
     report = CopyReport(src_where, dst_where)
-    read = source.engine.execution_options(**source.readonly_options())
+
+    def written(exc: DBAPIError) -> StoreError | None:  # errors that name the destination
+        return destination._backend.known_error(exc, "copying into")
+
     try:
-        with read.connect() as src, destination.engine.begin() as dst:
-            _refuse_if_not_empty(dst, tables, dst_where)
-            total = sum(
-                src.execute(select(func.count()).select_from(table)).scalar() or 0
-                for table in tables
-            )
-            done = 0
+        # The source first: a source that is missing or not ours stops the copy before the
+        # destination is created.
+        with source._backend.copy_source(tables) as src:
+            destination._backend.refuse_if_holding_rows(tables)
+            destination.init()
+            with named_errors(written), destination.engine.begin() as dst:
 
-            def tick(step: str, rows: int) -> None:
-                nonlocal done
-                done += rows
-                if progress is not None:
-                    progress(step, done, total)
+                def dst_count(table: Table) -> int:
+                    return dst.execute(select(func.count()).select_from(table)).scalar() or 0
 
-            for table in tables:
-                with _failing_names(table, "copying"):
-                    _copy_table(src, dst, table, self_refs[table.name], lambda n: tick("copy", n))
-            done = 0
-            for table in tables:
-                with _failing_names(table, "checking"):
-                    checked = _check_table(src, dst, table, lambda n: tick("check", n))
-                report.rows[table.name] = checked
+                _refuse_if_not_empty(dst_count, tables, dst_where)
+                total = sum(_count(src, table) for table in tables)
+                done = 0
+
+                def tick(step: str, rows: int) -> None:
+                    nonlocal done
+                    done += rows
+                    if progress is not None:
+                        progress(step, done, total)
+
+                for table in tables:
+                    with _failing_names(table, "copying", written):
+                        refs = self_refs[table.name]
+                        _copy_table(src, dst, table, refs, written, lambda n: tick("copy", n))
+                done = 0
+                for table in tables:
+                    with _failing_names(table, "checking", written):
+                        checked = _check_table(src, dst, table, lambda n: tick("check", n))
+                    report.rows[table.name] = checked
+                src.confirm_unchanged()  # before the commit: a refused copy writes nothing
     except DBAPIError as exc:
         raise CopyError(
             f"copying {src_where} to {dst_where} failed, so nothing was written: {_one_line(exc)}"
@@ -198,10 +240,11 @@ def copy_store(
 
 
 def _copy_table(
-    src: Connection,
+    src: CopySource,
     dst: Connection,
     table: Table,
     self_refs: list[str],
+    written: Translate,
     tick: Callable[[int], None],
 ) -> None:
     """Insert every row of ``table``; its references to its own rows are filled in after."""
@@ -216,7 +259,8 @@ def _copy_table(
                     patches.append(patch)
                     row.update(dict.fromkeys(self_refs))
         try:
-            dst.execute(table.insert(), rows)
+            with named_errors(written):  # a full disk is StorageFullError, not a refused row
+                dst.execute(table.insert(), rows)
         except _VALUE_ERRORS as exc:
             raise CopyError(
                 f"a row of {table.name} could not be written (between keys "

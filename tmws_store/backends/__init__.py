@@ -14,6 +14,9 @@ when a store of their kind is first made: a SQLite start-up never imports psycop
 """
 
 from abc import ABC, abstractmethod
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar, Literal
@@ -22,17 +25,51 @@ from ..errors import StoreError
 from ..paths import Location, ServerLocation
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Sequence
 
-    from sqlalchemy import Engine
+    from sqlalchemy import Connection, Engine, Select, Table
     from sqlalchemy.exc import DBAPIError
     from sqlalchemy.ext.asyncio import AsyncEngine
 
     from ..reports import InitReport, StatusReport, VerifyReport
 
-__all__ = ["Backend", "BackendName", "backend_for"]
+__all__ = ["Backend", "BackendName", "CopySource", "Translate", "backend_for", "named_errors"]
 
 BackendName = Literal["sqlite", "postgresql"]
+
+# Turns a driver error into the StoreError that names its store, or None when the error is
+# not one of those (a row the database refused, say).
+Translate = Callable[["DBAPIError"], StoreError | None]
+
+
+@contextmanager
+def named_errors(translate: Translate) -> Iterator[None]:
+    """Raise a driver error that ``translate`` knows as its StoreError; others pass as they are."""
+    from sqlalchemy.exc import DBAPIError
+
+    try:
+        yield
+    except DBAPIError as exc:
+        found = translate(exc)
+        if found is None:
+            raise
+        raise found from exc
+
+
+@dataclass
+class CopySource:
+    """A store opened as the source of a copy: one read-only transaction on ``conn``.
+
+    ``reads`` gives, per table name, the query whose rows are that table's rows in the
+    current schema (an old TMWS file's missing columns filled in as adoption would fill
+    them), or None for a table the source lacks. ``confirm_unchanged`` raises if the source
+    changed under a read that could not hold a snapshot of it.
+    """
+
+    conn: "Connection"
+    reads: "dict[str, Select[Any] | None]"
+    translate: Translate
+    confirm_unchanged: Callable[[], None] = lambda: None
 
 
 class Backend(ABC):
@@ -104,6 +141,11 @@ class Backend(ABC):
         ``readonly``: the error ended a session opened with ``readonly=True``.
         """
 
+    def known_error(self, exc: "DBAPIError", doing: str) -> StoreError | None:
+        """``translate``, when it finds a ``StoreError``; None for an unclassified error."""
+        found = self.translate(exc, doing)
+        return found if isinstance(found, StoreError) else None
+
     # --- schema ---------------------------------------------------------------------------
 
     @abstractmethod
@@ -117,6 +159,19 @@ class Backend(ABC):
     @abstractmethod
     def status(self) -> "StatusReport":
         """A quick read-only look: tables present, stamp, and what the back end can tell."""
+
+    @abstractmethod
+    def copy_source(self, tables: "Sequence[Table]") -> AbstractContextManager[CopySource]:
+        """Open the store as a copy's source, read-only, never creating or changing it.
+
+        ``tables`` are the tables to read (the schema's, in the current version).
+        """
+
+    def refuse_if_holding_rows(self, tables: "Sequence[Table]") -> None:
+        """Raise ``CopyError`` if the store, as a copy's destination, already holds rows,
+        before ``init()`` could change it. Back ends whose ``init()`` changes nothing of a
+        store that has rows need not look (the copy checks again after ``init()``)."""
+        return None
 
     def backup(
         self,

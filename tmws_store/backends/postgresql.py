@@ -6,10 +6,11 @@ and the same ``init()`` contract as for a SQLite file:
 1. Warm path: one query reads the stamp, a comment on the ``agents`` table that names
    tmws_store's application id and schema version. "Ours, current": done. (A comment, not a
    bookkeeping table: the schema keeps exactly the 42 tables, as the SQLite file does.)
-2. Slow path, in ONE transaction (PostgreSQL's DDL is transactional): take an advisory lock,
-   so that of many processes starting at once exactly one creates while the others wait and
-   then find the stamp; look again; create every table and index and write the stamp. A
-   crash or an error anywhere rolls it all back.
+2. Slow path, in ONE transaction (PostgreSQL's DDL is transactional): compile the DDL first,
+   then take an advisory lock, so that of many processes starting at once exactly one creates
+   while the others wait and then find the stamp; look again; run the DDL and write the
+   stamp. A crash or an error anywhere rolls it all back. The lock is held only while the
+   server works: nothing is imported or compiled inside it.
 3. Refused, with nothing changed: a newer schema version, a comment that is not ours, or a
    schema that already holds tables without our stamp (another application's data).
 
@@ -18,31 +19,36 @@ It is imported only when a PostgreSQL store is first used.
 """
 
 import re
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Boolean, Connection, Engine, create_engine, text
+from sqlalchemy import Boolean, Connection, Engine, Table, create_engine, text
+from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.schema import CreateColumn
+from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable
 
 from .. import schema
 from ..errors import (
+    CopyError,
     DatabaseLockedError,
     ForeignDatabaseError,
     MigrationError,
     NewerSchemaError,
     ReadOnlyStoreError,
+    ServerUnavailableError,
     StorageFullError,
     StoreError,
 )
 from ..paths import ServerLocation
 from ..reports import InitReport, StatusReport, VerifyReport
-from . import Backend
+from . import Backend, CopySource
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
 
-__all__ = ["STAMP_TABLE", "PostgreSQLBackend", "read_stamp", "stamp_text"]
+__all__ = ["STAMP_TABLE", "PostgreSQLBackend", "create_statements", "read_stamp", "stamp_text"]
 
 STAMP_TABLE = "agents"  # the table whose comment holds the stamp; every version has it
 _STAMP = re.compile(r"tmws_store application_id=(\d+) schema_version=(\d+)")
@@ -92,6 +98,24 @@ def _is_ours(column: Any) -> bool:
     return getattr(table, "metadata", None) is TMWSModel.metadata
 
 
+def create_statements(dialect: Dialect) -> tuple[str, ...]:
+    """Every CREATE TABLE and CREATE INDEX of the models, compiled for ``dialect``.
+
+    Parents first, each table's indexes after it, with the Boolean defaults spelled for
+    PostgreSQL (above): the statements ``create_all`` would send, compiled before ``init()``
+    takes its lock, so that the lock is held only while the server runs them. Imports the
+    models.
+    """
+    statements: list[str] = []
+    for table in schema.model_tables():
+        statements.append(str(CreateTable(table).compile(dialect=dialect)).strip())
+        statements.extend(
+            str(CreateIndex(index).compile(dialect=dialect)).strip()
+            for index in sorted(table.indexes, key=lambda index: str(index.name))
+        )
+    return tuple(statements)
+
+
 # --- engines --------------------------------------------------------------------------------
 
 
@@ -117,6 +141,34 @@ def _require_psycopg() -> None:
         ) from None
 
 
+def _reason(exc: DBAPIError) -> str:
+    """The server's (or libpq's) message, on one line."""
+    return " ".join(str(exc.orig).split())
+
+
+# Insufficient resources other than disk, by SQLSTATE: what the server lacked, for the message.
+_SHORT_OF = {
+    "53200": "ran out of memory",
+    "53300": "has no connection free (too many connections for the server or this role)",
+    "53400": "hit one of its configured limits",
+}
+
+
+def _connection_refused(exc: DBAPIError, where: str, doing: str) -> StoreError | None:
+    """The error for a connection that could not be opened, else None.
+
+    psycopg gives a failed connection attempt no SQLSTATE (libpq keeps the server's code to
+    itself), so too many connections (53300) arrives like this; it is told apart from other
+    errors by the connection attempt psycopg attaches to it, never by message text.
+    """
+    if getattr(exc.orig, "pgconn", None) is None:
+        return None
+    # libpq's text names the host and port, never the password.
+    return ServerUnavailableError(
+        f"could not connect to {where} while {doing} it ({_reason(exc)}); nothing was changed."
+    )
+
+
 def from_postgres(exc: DBAPIError, location: ServerLocation, doing: str) -> BaseException:
     """The tmws_store error for a PostgreSQL error met while ``doing``, else ``exc`` itself.
 
@@ -129,10 +181,16 @@ def from_postgres(exc: DBAPIError, location: ServerLocation, doing: str) -> Base
             f"another session held a lock on {where} for longer than the busy timeout while "
             f"{doing} it; the transaction was rolled back. Try again, or raise busy_timeout."
         )
-    if state.startswith("53"):  # insufficient resources: disk full, out of memory
+    if state == "53100":  # disk_full: the only one of class 53 that is a full disk
         return StorageFullError(
-            f"{where} ran out of resources while {doing} it ({exc.orig}); the transaction "
-            "was rolled back."
+            f"the disk of {where} is full while {doing} it ({_reason(exc)}); the "
+            "transaction was rolled back. Free some space on the server and try again."
+        )
+    if state.startswith("53"):  # insufficient resources: memory, connections, a limit
+        lacked = _SHORT_OF.get(state, "ran short of resources")
+        return ServerUnavailableError(
+            f"the server of {where} {lacked} while {doing} it ({_reason(exc)}); "
+            "nothing was changed. Try again later, or raise the server's limits."
         )
     if state == "25006":  # read_only_sql_transaction
         return ReadOnlyStoreError(
@@ -145,7 +203,7 @@ def from_postgres(exc: DBAPIError, location: ServerLocation, doing: str) -> Base
             "was changed. The database role needs to own the schema's tables (or be granted "
             "CREATE on the schema, for init())."
         )
-    return exc
+    return _connection_refused(exc, where, doing) or exc
 
 
 def as_store_error(exc: DBAPIError, location: ServerLocation, doing: str) -> StoreError:
@@ -243,14 +301,18 @@ def initialise(
             stamp = read_stamp(conn)
         if stamp == (schema.APPLICATION_ID, target):
             return current
+        # Everything that takes time on our side happens here, before the lock: importing
+        # the models and compiling their DDL (about a second). Processes starting at once
+        # then queue only for the server's run of the statements. The warm query above has
+        # connected, so the engine's dialect knows the server's version.
+        statements = create_statements(engine.dialect)
         with engine.begin() as conn:
             # Held until this transaction ends: concurrent starters queue here, one at a time.
             conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": schema.APPLICATION_ID})
             if _classify(conn, where, target) == "current":
                 return current  # another process finished first
-            from ..models import TMWSModel  # only now: a warm start needs no model class
-
-            TMWSModel.metadata.create_all(conn, checkfirst=False)
+            for statement in statements:
+                conn.exec_driver_sql(statement)
             # The table name is ours and constant; the comment is a literal we built.
             conn.exec_driver_sql(f"COMMENT ON TABLE {STAMP_TABLE} IS '{stamp_text(target)}'")
     except DBAPIError as exc:
@@ -358,3 +420,31 @@ class PostgreSQLBackend(Backend):
 
     def status(self) -> StatusReport:
         return status_of(self.engine, self.location)
+
+    @contextmanager
+    def copy_source(self, tables: "Sequence[Table]") -> Iterator[CopySource]:
+        """A read-only snapshot of the schema; it must be a stamped, current store."""
+        from sqlalchemy import select
+
+        where = self.location.shown
+        read = self.engine.execution_options(**self.readonly_options())
+        try:
+            conn = read.connect()
+            try:
+                if read_stamp(conn) is None:
+                    raise CopyError(
+                        f"the source {where} is not a tmws_store store (its schema has no "
+                        "stamp): there is nothing to copy, and nothing was changed."
+                    )
+                # Raises for another program's stamp, a newer or an older schema version.
+                _classify(conn, where, schema.SCHEMA_VERSION)
+            except BaseException:
+                conn.close()
+                raise
+        except DBAPIError as exc:
+            raise as_store_error(exc, self.location, "reading") from exc
+        reads: dict[str, Any] = {table.name: select(table) for table in tables}
+        try:
+            yield CopySource(conn, reads, lambda exc: self.known_error(exc, "reading"))
+        finally:
+            conn.close()

@@ -7,14 +7,15 @@ lacks), ``engine`` (SQLAlchemy engines), ``verify``, and ``backup``.
 
 import sqlite3
 import stat
+from contextlib import AbstractContextManager
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from ...errors import NotADatabaseError, ReadOnlyStoreError
+from ...errors import CopyError, NotADatabaseError, ReadOnlyStoreError, StoreError
 from ...paths import Location, wide_folders
 from ...reports import InitReport, StatusReport, VerifyReport
 from ...schema import table_names
-from .. import Backend
+from .. import Backend, CopySource
 from .backup import backup_name, backup_to, list_backups
 from .connection import (
     connect_read_only,
@@ -25,9 +26,9 @@ from .connection import (
 )
 
 if TYPE_CHECKING:
-    from collections.abc import Callable
+    from collections.abc import Callable, Sequence
 
-    from sqlalchemy import Engine
+    from sqlalchemy import Engine, Table
     from sqlalchemy.exc import DBAPIError
     from sqlalchemy.ext.asyncio import AsyncEngine
 
@@ -122,6 +123,34 @@ class SQLiteBackend(Backend):
             backups=tuple(list_backups(path)),
             warnings=tuple(wide_folders(self.location)),
         )
+
+    def copy_source(self, tables: "Sequence[Table]") -> AbstractContextManager[CopySource]:
+        from .copy_source import open_copy_source
+
+        return open_copy_source(self.path, self.busy_timeout, self._reading_error, tables)
+
+    def _reading_error(self, exc: "DBAPIError") -> StoreError | None:
+        return self.known_error(exc, "reading")
+
+    def refuse_if_holding_rows(self, tables: "Sequence[Table]") -> None:
+        """A file with rows is refused before ``init()``, which could adopt and change it."""
+        from sqlalchemy import func, select
+
+        from .copy_source import open_copy_source
+
+        if not self.path.is_file():
+            return  # init() creates it, or says what is wrong with it
+        with open_copy_source(self.path, self.busy_timeout, self._reading_error, tables) as source:
+            for table in tables:
+                query = source.reads[table.name]
+                if query is None:
+                    continue
+                counted = select(func.count()).select_from(query.subquery())
+                if source.conn.execute(counted).scalar():
+                    raise CopyError(
+                        f"the destination {self.path} already holds rows (table {table.name}); "
+                        "a copy goes only into an empty store. Nothing was changed."
+                    )
 
     def backup(
         self,

@@ -26,7 +26,7 @@ from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ...errors import StoreError
+from ...errors import StorageFullError, StoreError
 from ...paths import PRIVATE_FILE_MODE
 from .connection import from_sqlite
 
@@ -59,8 +59,10 @@ def backup_to(source: Path, dest: Path, *, progress: Progress | None = None) -> 
             _copy(source, temp, progress)
             written = _publish(temp, fd, automatic or [dest])
     except sqlite3.Error as exc:
-        raise from_sqlite(exc, source, "backing up") or StoreError(
-            f"backing up {source}: {exc}", path=source
+        raise (
+            _destination_error(exc, source, dest)
+            or from_sqlite(exc, source, "backing up")
+            or StoreError(f"backing up {source}: {exc}", path=source)
         ) from exc
     except OSError as exc:
         raise _from_os_error(exc, dest) from exc
@@ -184,6 +186,23 @@ def _automatic_names(source: Path, dest: Path) -> list[Path] | None:
     return [dest] + [
         dest.with_name(f"{match[1]}-{attempt}") for attempt in range(first + 1, _NAME_ATTEMPTS)
     ]
+
+
+# Errors of writing: the source is only read, so these are the copy's. (SQLite reports any
+# error of a backup step on the destination's connection, reading ones included.)
+_WRITE_ERRORS = ("SQLITE_FULL", "SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC", "SQLITE_IOERR_TRUNCATE")
+
+
+def _destination_error(exc: sqlite3.Error, source: Path, dest: Path) -> StorageFullError | None:
+    """A StorageFullError naming ``dest`` when the copy could not be written, else None."""
+    if getattr(exc, "sqlite_errorname", "") not in _WRITE_ERRORS:
+        return None
+    return StorageFullError(
+        f"the disk is full (or over a file size limit) while writing the backup {dest} of "
+        f"{source}; the incomplete copy was removed and {source} was not changed. Free "
+        "some space and try again.",
+        path=dest,
+    )
 
 
 def _from_os_error(exc: OSError, dest: Path) -> StoreError:

@@ -19,7 +19,13 @@ from ...errors import MigrationError
 from ...schema import model_tables
 from .connection import schema_objects
 
-__all__ = ["Completion", "compile_statements", "ddl_text", "plan_completion"]
+__all__ = [
+    "Completion",
+    "compile_statements",
+    "constant_default_sql",
+    "ddl_text",
+    "plan_completion",
+]
 
 _DIALECT = sqlite.dialect()
 
@@ -66,7 +72,7 @@ def _existing_columns(con: sqlite3.Connection, table: str) -> set[str]:
 _NON_CONSTANT = {"CURRENT_TIMESTAMP", "CURRENT_DATE", "CURRENT_TIME"}
 
 
-def _constant_default_sql(column: Column[Any], table: str) -> str:
+def constant_default_sql(column: Column[Any], table: str) -> str:
     """The DEFAULT that lets ALTER TABLE add a NOT NULL column to rows that already exist.
 
     The model's server default where it is a constant; else its Python default where that
@@ -111,7 +117,7 @@ def _add_column_sql(table: str, column: Column[Any]) -> str:
     else:
         name = _DIALECT.identifier_preparer.format_column(column)
         type_sql = column.type.compile(dialect=_DIALECT)
-        spec = f"{name} {type_sql} DEFAULT {_constant_default_sql(column, table)} NOT NULL"
+        spec = f"{name} {type_sql} DEFAULT {constant_default_sql(column, table)} NOT NULL"
     return f'ALTER TABLE "{table}" ADD COLUMN {spec}'
 
 

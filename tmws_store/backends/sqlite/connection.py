@@ -157,8 +157,9 @@ def from_sqlite(exc: BaseException | None, path: Path | str, doing: str) -> Stor
         )
     if name.startswith(("SQLITE_BUSY", "SQLITE_LOCKED")):
         return DatabaseLockedError(
-            f"{path} stayed locked by another process for longer than the busy timeout while "
-            f"{doing} it; nothing was changed. Try again, or raise busy_timeout.",
+            f"{path} stayed locked by another connection (in this process or another) for "
+            f"longer than the busy timeout while {doing} it; nothing was changed. Try again, "
+            "or raise busy_timeout.",
             path=path,
         )
     return None

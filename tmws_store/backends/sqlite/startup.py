@@ -54,7 +54,7 @@ from .connection import (
     store_error,
 )
 
-__all__ = ["initialise"]
+__all__ = ["classify", "initialise"]
 
 
 def _check_path(path: Path) -> None:
@@ -96,7 +96,7 @@ def _check_access(path: Path) -> None:
             )
 
 
-def _classify(con: sqlite3.Connection, path: Path, app_id: int, version: int, target: int) -> str:
+def classify(con: sqlite3.Connection, path: Path, app_id: int, version: int, target: int) -> str:
     """``"fresh"``, ``"adopt"`` or ``"upgrade"``; raises for files that are not ours."""
     if app_id == schema.APPLICATION_ID:
         if version > target:
@@ -351,7 +351,7 @@ def _initialise_on(
 
     # Slow path. Nothing below runs SQL functions named by the file's own schema.
     con.execute("PRAGMA trusted_schema = OFF")
-    kind = _classify(con, path, app_id, version, target)
+    kind = classify(con, path, app_id, version, target)
     _refuse_before_writing(con, path, kind)
     ensure_private_dirs(location)
     for suffix in ("", "-wal", "-shm"):
@@ -368,7 +368,7 @@ def _initialise_on(
         app_id, version = read_identity(con)
         if app_id == schema.APPLICATION_ID and version == target:
             return None  # another process finished first
-        return _complete(con, location, _classify(con, path, app_id, version, target), target)
+        return _complete(con, location, classify(con, path, app_id, version, target), target)
 
     report = _write_locked(con, create_or_adopt)
     return report or InitReport(path=path, action="current", schema_version=target)
