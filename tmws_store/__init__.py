@@ -210,4 +210,4 @@ def __dir__() -> list[str]:
     return sorted(set(globals()) | set(__all__))
 
 
-__all__ = sorted(chain.from_iterable(_EXPORTS.values()))
+__all__ = sorted(chain.from_iterable(_EXPORTS.values()))  # pyright: ignore[reportUnsupportedDunderAll]

@@ -11,7 +11,6 @@ are stored in TMWS's formats) and skips the rest: no identity map, no per-row ev
 
 from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
-from functools import cache
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
@@ -19,7 +18,7 @@ from sqlalchemy import Boolean, Column, Engine, Table, inspect
 from sqlalchemy.dialects import sqlite
 
 from .models import TMWSModel
-from .models._base import VALUE_CONFIG, value_annotation
+from .models._base import VALUE_CONFIG, per_model, value_annotation
 from .types import HexUUID, JSONValue, StrEnumType, UTCDateTime, json_text
 
 __all__ = ["insert_many"]
@@ -27,7 +26,7 @@ __all__ = ["insert_many"]
 _DIALECT = sqlite.dialect()
 
 
-@cache
+@per_model
 def _row_model(model: type[TMWSModel]) -> type[BaseModel]:
     """A plain Pydantic model with the table model's fields: validation without the ORM."""
     fields: dict[str, Any] = {}
@@ -39,7 +38,7 @@ def _row_model(model: type[TMWSModel]) -> type[BaseModel]:
             else Field(default=field.default)
         )
         fields[name] = (value_annotation(model, name), default)
-    config = ConfigDict(VALUE_CONFIG, arbitrary_types_allowed=True)
+    config: ConfigDict = {**VALUE_CONFIG, "arbitrary_types_allowed": True}
     return create_model(model.__name__, __config__=config, **fields)
 
 
@@ -83,13 +82,14 @@ def _converter(column: Column[Any]) -> Callable[[Any], Any] | None:
     return None
 
 
-@cache
+@per_model
 def _plan(
     model: type[TMWSModel],
 ) -> tuple[str, tuple[tuple[str, Callable[[Any], Any] | None], ...]]:
     """The INSERT statement and, per column, the attribute holding it and its converter."""
     mapper = inspect(model)
-    table: Table = mapper.local_table  # type: ignore[assignment]  # a model maps one Table
+    table = mapper.local_table
+    assert isinstance(table, Table)  # a model maps one table
     columns = list(table.columns)
     names = ", ".join(f'"{c.name}"' for c in columns)
     marks = ", ".join("?" for _ in columns)
@@ -131,7 +131,8 @@ def insert_many(
             conn.exec_driver_sql(sql, params)
         else:
             # Elsewhere the column types convert; psycopg batches the rows into few statements.
-            table: Table = inspect(model).local_table  # type: ignore[assignment]
+            table = inspect(model).local_table
+            assert isinstance(table, Table)
             keys = [
                 (column.key, attr) for column, (attr, _) in zip(table.columns, plan, strict=True)
             ]

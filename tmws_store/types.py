@@ -107,9 +107,9 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if not isinstance(value, datetime):
             raise TypeError(f"expected a datetime, got {type(value).__name__}: {value!r}")
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
         # timestamptz keeps the instant; SQLite's text keeps TMWS's offset-free format.
-        return value if _on_postgres(dialect) else value.replace(tzinfo=None)
+        return moment if _on_postgres(dialect) else moment.replace(tzinfo=None)
 
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:

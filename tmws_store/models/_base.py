@@ -11,8 +11,9 @@ out at the end of each model with the helpers below instead of coming from a mix
 """
 
 import enum
+from collections.abc import Callable
 from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -49,6 +50,7 @@ __all__ = [
     "json_fields",
     "list_field",
     "metadata_field",
+    "per_model",
     "relationship",
     "updated_at_field",
     "validate_instance",
@@ -98,7 +100,19 @@ class TMWSModel(SQLModel, registry=registry()):
         return value
 
 
-@cache
+_T = TypeVar("_T")
+
+
+def per_model(function: "Callable[[type[TMWSModel]], _T]") -> "Callable[[type[TMWSModel]], _T]":
+    """``functools.cache`` for a function of a model class: computed once per class.
+
+    (Pyright takes a Pydantic class for an unhashable instance, so the cache is typed here.)
+    """
+    cached: Callable[[type[TMWSModel]], _T] = cache(function)  # pyright: ignore[reportAssignmentType]
+    return cached
+
+
+@per_model
 def json_fields(model: type[TMWSModel]) -> frozenset[str]:
     """The attribute names (``metadata_json``, not ``metadata``) of the model's JSON columns.
 
@@ -243,7 +257,7 @@ def relationship(
 # naming the model and the field, the flush fails, and the transaction writes nothing.
 
 
-@cache
+@per_model
 def _field_adapters(model: type[TMWSModel]) -> dict[str, TypeAdapter[Any]]:
     return {
         name: TypeAdapter(value_annotation(model, name), config=VALUE_CONFIG)

@@ -194,7 +194,8 @@ def _connect_to_file(
         try:
             with named_errors(translate):
                 conn.begin()
-                reads = _file_reads(conn.connection.driver_connection, path, tables)
+                driver: sqlite3.Connection = conn.connection.driver_connection  # type: ignore[assignment]
+                reads = _file_reads(driver, path, tables)
         except BaseException:
             conn.close()
             raise
