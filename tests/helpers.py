@@ -7,6 +7,10 @@ fixtures.
 import hashlib
 import sqlite3
 from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    import pytest
 
 # The shared reference files sit beside the repository (in CI too: shared/ next to the clone).
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "tmws-reference"
@@ -108,3 +112,19 @@ def add_mood(con: sqlite3.Connection) -> None:
     """A migration step for tests: memories get a ``mood`` column and its index."""
     con.execute("ALTER TABLE memories ADD COLUMN mood TEXT")
     con.execute("CREATE INDEX ix_memories_mood ON memories (mood)")
+
+
+def trace_start_up(monkeypatch: "pytest.MonkeyPatch") -> list[str]:
+    """Record every statement ``init()``'s own connection runs from now on (in this test)."""
+    from tmws_store.backends.sqlite import startup
+
+    statements: list[str] = []
+    real_connect = startup.connect
+
+    def traced_connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
+        con = real_connect(path, busy_timeout)
+        con.set_trace_callback(statements.append)
+        return con
+
+    monkeypatch.setattr(startup, "connect", traced_connect)
+    return statements

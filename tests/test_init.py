@@ -15,6 +15,7 @@ from tmws_store import APPLICATION_ID, SCHEMA_VERSION, Store, StoreError, TMWSMo
 from tmws_store.backends.sqlite import connection, startup
 
 from ._procs import SLOW_INIT_CHILD
+from .helpers import trace_start_up
 
 EXPECTED_TABLES = {t.name for t in TMWSModel.metadata.tables.values()}
 
@@ -70,15 +71,7 @@ def test_warm_start_reads_the_header_and_runs_no_ddl(tmp_path: Path, monkeypatch
     Store(path).init()
     schema_version_before = pragma(path, "schema_version")
 
-    statements: list[str] = []
-    real_connect = startup.connect
-
-    def traced_connect(p: Path, busy_timeout: float) -> sqlite3.Connection:
-        con = real_connect(p, busy_timeout)
-        con.set_trace_callback(statements.append)
-        return con
-
-    monkeypatch.setattr(startup, "connect", traced_connect)
+    statements = trace_start_up(monkeypatch)
     report = Store(path).init()
 
     assert report.action == "current"

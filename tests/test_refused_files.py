@@ -21,7 +21,16 @@ from tmws_store.cli import main
 from tmws_store.migrations import Migration
 from tmws_store.paths import resolve_location
 
-from .helpers import REF34, REF42, add_mood, altered_copy, copy_reference, file_digest, run_sql
+from .helpers import (
+    REF34,
+    REF42,
+    add_mood,
+    altered_copy,
+    copy_reference,
+    file_digest,
+    run_sql,
+    trace_start_up,
+)
 
 REFERENCES = pytest.mark.parametrize("reference", [REF42, REF34], ids=["42-tables", "34-tables"])
 
@@ -102,15 +111,7 @@ def test_verify_names_a_trigger_added_to_a_current_store(
 ) -> None:
     path = run_sql(adopted_copy(REF42, tmp_path), EVIL)
     # The warm path still reads the two header fields and nothing else: it does not look.
-    statements: list[str] = []
-    real_connect = startup.connect
-
-    def traced_connect(p: Path, busy_timeout: float) -> sqlite3.Connection:
-        con = real_connect(p, busy_timeout)
-        con.set_trace_callback(statements.append)
-        return con
-
-    monkeypatch.setattr(startup, "connect", traced_connect)
+    statements = trace_start_up(monkeypatch)
     with Store(path) as store:
         assert store.init().action == "current"
         report = store.verify()

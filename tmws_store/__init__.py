@@ -14,6 +14,7 @@ from importlib import import_module
 from itertools import chain
 from typing import TYPE_CHECKING, Any
 
+from . import errors
 from .errors import (
     CopyError,
     DatabaseLockedError,
@@ -42,19 +43,7 @@ __version__ = "0.1.0"
 # registry is always complete. (The TYPE_CHECKING block below names the same classes for
 # type checkers, which cannot follow a lazy import; a test holds it to this list.)
 _EXPORTS: dict[str, tuple[str, ...]] = {
-    "errors": (
-        "CopyError",
-        "DatabaseLockedError",
-        "ForeignDatabaseError",
-        "MigrationError",
-        "NewerSchemaError",
-        "NotADatabaseError",
-        "ReadOnlyStoreError",
-        "ServerUnavailableError",
-        "StorageFullError",
-        "StoreError",
-        "UnsupportedURLError",
-    ),
+    "errors": tuple(errors.__all__),
     "paths": ("Location", "ServerLocation"),
     "reports": ("CopyReport", "InitReport", "StatusReport", "VerifyReport"),
     "schema": ("APPLICATION_ID", "SCHEMA_VERSION"),
