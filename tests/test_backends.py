@@ -88,6 +88,7 @@ FRESH_INIT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_a_fresh_interpreter_creates_all_42_tables(any_target: str) -> None:
     # In a subprocess: inside this run every model module is imported already, which is how
     # TMWS's missing tables hid.
@@ -123,6 +124,7 @@ for round_, target in enumerate(json.loads((SYNC / "targets.json").read_text()))
 """
 
 
+@pytest.mark.slow
 def test_eight_processes_starting_at_once_create_once(
     request: pytest.FixtureRequest, tmp_path: Path, any_target: str
 ) -> None:
@@ -392,6 +394,7 @@ SLOW_PG_INIT = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_kill_during_the_first_run_leaves_no_table(postgres_url: str) -> None:
     child = subprocess.Popen(
         [sys.executable, "-c", SLOW_PG_INIT, postgres_url], stdout=subprocess.PIPE, text=True
@@ -408,6 +411,7 @@ def test_kill_during_the_first_run_leaves_no_table(postgres_url: str) -> None:
         assert table_names(store) == TMWS_TABLES
 
 
+@pytest.mark.slow
 def test_without_psycopg_the_error_says_what_to_install(postgres_url: str) -> None:
     code = (
         "import sys; sys.modules['psycopg'] = None\n"  # what an install without it looks like

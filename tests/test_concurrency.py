@@ -22,6 +22,9 @@ from tmws_store import DatabaseLockedError, Memory, Store
 from ._procs import Workers, model_table_names
 from .helpers import REF34, all_rows, copy_reference
 
+# Every test here runs several processes or threads against one file at once.
+pytestmark = pytest.mark.slow
+
 # Each worker starts every round's file at the barrier; the paths are in SYNC/paths.json.
 INIT_WORKER = """
 from tmws_store import Store

@@ -14,10 +14,15 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import pytest
+
 from tmws_store import APPLICATION_ID, Store
 
 from ._procs import TRACED_INIT_CHILD, model_table_names
 from .helpers import REF34, all_rows, copy_reference
+
+# Every test here kills processes at random moments.
+pytestmark = pytest.mark.slow
 
 TRIALS = 15
 WINDOW = 0.5  # seconds after "ready": the slowed adoption commits at about 0.4 s here

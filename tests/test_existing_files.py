@@ -330,6 +330,7 @@ except NotADatabaseError as exc:
 """
 
 
+@pytest.mark.slow
 def test_an_unreadable_file_is_refused(tmp_path: Path) -> None:
     path = tmp_path / "tmws.db"
     with Store(path) as store:
@@ -357,7 +358,7 @@ def test_migration_v1_to_v2_on_a_file_with_rows(tmp_path: Path) -> None:
         store.init()  # adopted at version 1
     before = snapshot_rows(path)
     location = resolve_location(path)
-    v2 = [Migration(2, "memories get a mood", add_mood)]
+    v2 = [Migration(2, add_mood)]
 
     report = startup.initialise(location, busy_timeout=5, migrations=v2, target=2)
 
@@ -393,9 +394,7 @@ def test_a_failing_migration_changes_nothing(tmp_path: Path) -> None:
 
     location = resolve_location(path)
     with pytest.raises(Exception, match="no_such_table"):
-        startup.initialise(
-            location, busy_timeout=5, migrations=[Migration(2, "broken", broken)], target=2
-        )
+        startup.initialise(location, busy_timeout=5, migrations=[Migration(2, broken)], target=2)
     assert pragma(path, "user_version") == 1
     con = connect(path)
     assert "half" not in {r[1] for r in con.execute("PRAGMA table_info(memories)")}

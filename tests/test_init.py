@@ -109,6 +109,7 @@ def test_a_create_failing_part_way_leaves_no_table(tmp_path: Path, monkeypatch) 
     assert table_names(path) == EXPECTED_TABLES
 
 
+@pytest.mark.slow
 def test_kill_during_first_run_leaves_no_table_or_all(tmp_path: Path) -> None:
     outcomes = {"none": 0, "all": 0}
     for trial in range(12):

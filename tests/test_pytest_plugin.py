@@ -32,6 +32,7 @@ def ini(pytester: pytest.Pytester, mode: str = "strict") -> None:
     )
 
 
+@pytest.mark.slow
 def test_fixtures_give_fresh_current_isolated_stores(pytester: pytest.Pytester, home) -> None:
     ini(pytester)
     pytester.makepyfile(
@@ -74,6 +75,7 @@ def test_fixtures_give_fresh_current_isolated_stores(pytester: pytest.Pytester, 
     assert not (home / ".tmws").exists()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["strict", "auto"])
 def test_async_session_works_in_both_pytest_asyncio_modes(
     pytester: pytest.Pytester, home, mode: str
@@ -107,6 +109,7 @@ def test_async_session_works_in_both_pytest_asyncio_modes(
     assert not (home / ".tmws").exists()
 
 
+@pytest.mark.slow
 def test_sessions_commit_after_a_pass_and_roll_back_after_a_failure(
     pytester: pytest.Pytester, home
 ) -> None:
@@ -154,6 +157,7 @@ def test_sessions_commit_after_a_pass_and_roll_back_after_a_failure(
     assert not (home / ".tmws").exists()
 
 
+@pytest.mark.slow
 def test_no_fixture_is_autouse(pytester: pytest.Pytester, home) -> None:
     ini(pytester)
     pytester.makepyfile(
@@ -171,6 +175,7 @@ def test_no_fixture_is_autouse(pytester: pytest.Pytester, home) -> None:
     assert not (home / ".tmws").exists()
 
 
+@pytest.mark.slow
 def test_the_fixtures_are_listed_with_their_docs(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest_subprocess("-p", "no:cacheprovider", "--fixtures")
     for name in ("tmws_store", "tmws_session", "tmws_async_session", "tmws_store_factory"):
@@ -178,6 +183,7 @@ def test_the_fixtures_are_listed_with_their_docs(pytester: pytest.Pytester) -> N
     result.stdout.fnmatch_lines(["*committed after a passing test*"])
 
 
+@pytest.mark.slow
 def test_factory_refuses_odd_or_repeated_names(pytester: pytest.Pytester, home) -> None:
     ini(pytester)
     pytester.makepyfile(

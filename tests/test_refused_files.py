@@ -100,7 +100,7 @@ def adopted_copy(reference: Path, folder: Path) -> Path:
 def test_a_stamped_file_given_a_trigger_is_refused_on_upgrade(tmp_path: Path) -> None:
     path = run_sql(adopted_copy(REF42, tmp_path), EVIL)
     before = state(path)
-    v2 = [Migration(2, "memories get a mood", add_mood)]
+    v2 = [Migration(2, add_mood)]
     with pytest.raises(ForeignDatabaseError, match="trigger evil on agents"):
         startup.initialise(resolve_location(path), busy_timeout=5, migrations=v2, target=2)
     assert state(path) == before  # no migration, no backup, user_version still 1
@@ -200,6 +200,7 @@ def header_only(tmp: Path) -> Path:
     return path
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("make", [truncated, header_only])
 def test_a_file_cut_short_raises_not_a_database(make, tmp_path: Path) -> None:
     path = make(tmp_path)

@@ -12,6 +12,8 @@ import textwrap
 from importlib import import_module
 from pathlib import Path
 
+import pytest
+
 import tmws_store
 import tmws_store.models
 
@@ -114,6 +116,7 @@ LAZY_MODELS = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_models_load_on_first_use_and_then_all_together(tmp_path: Path) -> None:
     # `import tmws_store` and a first init() need no model class (the schema comes from the
     # DDL snapshot); the first model name used brings every model module, never just one.

@@ -11,6 +11,7 @@ import sys
 import textwrap
 from pathlib import Path
 
+import pytest
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
@@ -62,6 +63,7 @@ def columns(path: Path, table: str) -> dict[str, tuple[bool, str]]:
         con.close()
 
 
+@pytest.mark.slow
 def test_a_bare_import_creates_exactly_the_42_tables_of_tmws(tmp_path: Path) -> None:
     db = tmp_path / "tmws.db"
     out = subprocess.run(
@@ -102,6 +104,7 @@ READ_ALL_ROWS = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_all_89_reference_rows_read_through_the_public_models(ref42_copy: Path) -> None:
     out = subprocess.run(
         [sys.executable, "-c", READ_ALL_ROWS, str(ref42_copy)],
@@ -170,6 +173,7 @@ def test_create_statements_are_tmws_text_but_for_the_documented_fixes() -> None:
     assert ours.keys() - theirs.keys() == INDEXES_ADDED
 
 
+@pytest.mark.slow
 def test_compare_schema_tool_finds_only_the_licence_affinity_change(tmp_path: Path) -> None:
     from tmws_store import Store
 

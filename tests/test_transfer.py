@@ -284,6 +284,7 @@ SLOW_COPY = textwrap.dedent(
 )
 
 
+@pytest.mark.slow
 def test_kill_9_during_the_copy_leaves_postgres_empty(tmp_path: Path, postgres_url: str) -> None:
     source = agents_and_memories(tmp_path / "source.db", memories=5000)
     with Store(url=postgres_url) as dst:
@@ -374,6 +375,7 @@ def read_all(fd: int) -> bytes:
     return b"".join(chunks)
 
 
+@pytest.mark.slow
 def test_progress_bars_are_drawn_on_a_terminal_only(tmp_path: Path) -> None:
     source = agents_and_memories(tmp_path / "source.db", memories=600)
     full = "#" * 30

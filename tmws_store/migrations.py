@@ -21,7 +21,6 @@ class Migration:
     """One step: ``apply`` brings a file from ``version - 1`` to ``version``."""
 
     version: int
-    description: str
     apply: Callable[[sqlite3.Connection], None]
 
 
