@@ -2,11 +2,12 @@
 
     python examples/async_agent_loop.py
 
-Like the quickstart, it uses a scratch folder unless ``TMWS_HOME`` or ``TMWS_DATABASE_URL``
-is set, so your real agents' memories are left alone.
+Like the quickstart, it uses a scratch folder, deleted at the end, unless ``TMWS_HOME`` or
+``TMWS_DATABASE_URL`` is set, so your real agents' memories are left alone.
 """
 
 import asyncio
+import contextlib
 import os
 import tempfile
 
@@ -14,10 +15,16 @@ from sqlmodel import col, select
 
 from tmws_store import Agent, Memory, Store
 
-if not (os.environ.get("TMWS_HOME") or os.environ.get("TMWS_DATABASE_URL")):
-    os.environ["TMWS_HOME"] = tempfile.mkdtemp(prefix="tmws-async-")
-
 AGENT = "muses"
+
+
+def scratch_home() -> contextlib.AbstractContextManager[object]:
+    """A TMWS_HOME in a temporary folder, deleted with the block; nothing if one is set."""
+    if os.environ.get("TMWS_HOME") or os.environ.get("TMWS_DATABASE_URL"):
+        return contextlib.nullcontext()
+    scratch = tempfile.TemporaryDirectory(prefix="tmws-async-")
+    os.environ["TMWS_HOME"] = scratch.name
+    return scratch
 
 
 async def newest_memory(store: Store) -> Memory | None:
@@ -51,4 +58,5 @@ async def main() -> None:
 
 
 if __name__ == "__main__":
-    asyncio.run(main())
+    with scratch_home():
+        asyncio.run(main())

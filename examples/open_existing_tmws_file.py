@@ -4,7 +4,7 @@
 
 With PATH, that file is completed in place (after a backup beside it). With no PATH, the
 example first makes a demo file like the ones older TMWS installs left behind (34 of the 42
-tables, one agent), and completes a throwaway copy of it.
+tables, one agent), and completes a copy of it, in a scratch folder deleted at the end.
 """
 
 import shutil
@@ -50,13 +50,17 @@ def main() -> int:
             # Store.init() would create a new, empty database here: not what was asked.
             print(f"{path}: no such file", file=sys.stderr)
             return 2
-    else:
-        scratch = Path(tempfile.mkdtemp(prefix="tmws-existing-"))
-        demo = make_demo_file(scratch)
-        path = scratch / "copy-of-old-tmws.db"
+        return complete(path)
+    with tempfile.TemporaryDirectory(prefix="tmws-existing-") as scratch:
+        demo = make_demo_file(Path(scratch))
+        path = Path(scratch) / "copy-of-old-tmws.db"
         shutil.copyfile(demo, path)
         print("completing a copy of a demo file:", path)
+        return complete(path)
 
+
+def complete(path: Path) -> int:
+    """Complete the file at ``path`` and say what happened; 1 if it was refused."""
     try:
         with Store(path) as store:
             # For a TMWS file, init() backs it up beside itself, then adds what is missing in

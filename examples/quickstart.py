@@ -4,10 +4,11 @@
 
 ``Store()`` finds the database the way every TMWS tool does: ``TMWS_DATABASE_URL``, else
 ``$TMWS_HOME/data/tmws.db``, else ``~/.tmws/data/tmws.db``. So that trying this example
-never adds demo rows to your real agents' data, it uses a scratch folder unless you set
-``TMWS_HOME`` or ``TMWS_DATABASE_URL`` yourself.
+never adds demo rows to your real agents' data, it uses a scratch folder, deleted at the end,
+unless you set ``TMWS_HOME`` or ``TMWS_DATABASE_URL`` yourself.
 """
 
+import contextlib
 import os
 import tempfile
 
@@ -16,11 +17,19 @@ from sqlmodel import col, select
 
 from tmws_store import Agent, Memory, Store, Task, TaskPriority, TaskStatus
 
-if not (os.environ.get("TMWS_HOME") or os.environ.get("TMWS_DATABASE_URL")):
-    os.environ["TMWS_HOME"] = tempfile.mkdtemp(prefix="tmws-quickstart-")
 
-# A Store is cheap to make and opens nothing yet; "with" closes its connections at the end.
-with Store() as store:
+def scratch_home() -> contextlib.AbstractContextManager[object]:
+    """A TMWS_HOME in a temporary folder, deleted with the block; nothing if one is set."""
+    if os.environ.get("TMWS_HOME") or os.environ.get("TMWS_DATABASE_URL"):
+        return contextlib.nullcontext()
+    scratch = tempfile.TemporaryDirectory(prefix="tmws-quickstart-")
+    os.environ["TMWS_HOME"] = scratch.name
+    return scratch
+
+
+# A Store is cheap to make and opens nothing yet; "with" closes its connections at the end
+# (before the scratch folder, if any, is deleted).
+with scratch_home(), Store() as store:
     # init() creates the file and all its tables the first time, and afterwards only checks
     # that the file is current (two numbers in its header), so call it at every start.
     print(store.init().summary())

@@ -1,4 +1,5 @@
-"""Every example runs, in a subprocess, against a temporary TMWS_HOME and HOME."""
+"""Every example runs, in a subprocess, against a temporary TMWS_HOME and HOME, and leaves no
+folder of its own behind."""
 
 import os
 import subprocess
@@ -58,6 +59,7 @@ def test_every_example_is_tested() -> None:
     assert scripts == {*EXPECTED, "test_with_fixtures.py"}
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", sorted(EXPECTED))
 def test_example_runs(script: str, tmp_path: Path) -> None:
     result = run(example(script), tmp_path)
@@ -71,6 +73,7 @@ def test_example_runs(script: str, tmp_path: Path) -> None:
     assert not (tmp_path / "home" / ".tmws").exists()
 
 
+@pytest.mark.slow
 def test_quickstart_a_second_time_finds_the_store_current(tmp_path: Path) -> None:
     assert run(example("quickstart.py"), tmp_path).returncode == 0
     second = run(example("quickstart.py"), tmp_path)
@@ -81,14 +84,30 @@ def test_quickstart_a_second_time_finds_the_store_current(tmp_path: Path) -> Non
     )
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("script", ["quickstart.py", "async_agent_loop.py"])
 def test_without_tmws_home_the_examples_use_a_scratch_folder(script: str, tmp_path: Path) -> None:
     result = run(example(script), tmp_path, tmws_home=False)
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "home" / ".tmws").exists()
-    assert len(list(tmp_path.glob("tmws-*-*/data/tmws.db"))) == 1  # made under TMPDIR
+    if script == "quickstart.py":  # its first line names the store it used: under TMPDIR
+        used = Path(result.stdout.split(":", 1)[0])
+        assert used.parent.parent.parent == tmp_path, result.stdout
+        assert used.name == "tmws.db" and not used.exists()
 
 
+@pytest.mark.slow
+@pytest.mark.parametrize("script", sorted(EXPECTED))
+def test_no_example_leaves_a_scratch_folder_behind(script: str, tmp_path: Path) -> None:
+    # No TMWS_HOME: each example makes its scratch folder in TMPDIR (this tmp_path), and
+    # must delete it, with the store and the backups in it.
+    result = run(example(script), tmp_path, tmws_home=False)
+    assert result.returncode == 0, result.stderr
+    assert [p.name for p in tmp_path.iterdir() if p.name != "home"] == []
+    assert not (tmp_path / "home" / ".tmws").exists()
+
+
+@pytest.mark.slow
 def test_open_existing_completes_the_file_given(ref34_copy: Path, tmp_path: Path) -> None:
     result = run(example("open_existing_tmws_file.py", str(ref34_copy)), tmp_path)
     assert result.returncode == 0, result.stderr
@@ -97,6 +116,7 @@ def test_open_existing_completes_the_file_given(ref34_copy: Path, tmp_path: Path
     assert f"backup of the original: {backup}" in result.stdout
 
 
+@pytest.mark.slow
 def test_open_existing_refuses_a_missing_or_foreign_file(tmp_path: Path) -> None:
     missing = run(example("open_existing_tmws_file.py", str(tmp_path / "nope.db")), tmp_path)
     assert missing.returncode == 2 and "no such file" in missing.stderr
@@ -109,6 +129,7 @@ def test_open_existing_refuses_a_missing_or_foreign_file(tmp_path: Path) -> None
     assert text.read_text() == "not a database\n" * 20
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["strict", "auto"])
 def test_the_fixture_example_passes_under_pytest(mode: str, tmp_path: Path) -> None:
     result = run(
@@ -121,3 +142,23 @@ def test_the_fixture_example_passes_under_pytest(mode: str, tmp_path: Path) -> N
     # The fixtures keep their stores in pytest's temp dirs: TMWS_HOME and HOME stay empty.
     assert not (tmp_path / "tmws-home").exists()
     assert not (tmp_path / "home" / ".tmws").exists()
+
+
+@pytest.mark.slow
+def test_the_fixture_example_run_as_a_script_runs_its_tests(tmp_path: Path) -> None:
+    result = run(example("test_with_fixtures.py"), tmp_path)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "4 passed" in result.stdout
+    assert "warning" not in result.stdout
+    assert not (EXAMPLES / ".pytest_cache").exists()
+
+
+@pytest.mark.slow
+def test_the_fixture_example_run_as_a_script_fails_when_a_test_fails(tmp_path: Path) -> None:
+    # Its exit status is pytest's: a copy with one failing test exits 1, not 0.
+    copy = tmp_path / "test_copy.py"
+    source = (EXAMPLES / "test_with_fixtures.py").read_text()
+    copy.write_text(source.replace('== ["hello"]', '== ["goodbye"]', 1))
+    result = run([sys.executable, str(copy)], tmp_path)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "1 failed, 3 passed" in result.stdout

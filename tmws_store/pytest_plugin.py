@@ -4,7 +4,8 @@
 - ``tmws_session``: a sync session on that store, committed after a passing test and rolled
   back after a failing one.
 - ``tmws_async_session``: the same on aiosqlite, for ``async def`` tests. It needs
-  pytest-asyncio; in its default strict mode, mark the test ``@pytest.mark.asyncio``.
+  pytest-asyncio; in its default strict mode, mark the test ``@pytest.mark.asyncio`` (an
+  unmarked one fails at setup with a message saying so).
 - ``tmws_store_factory``: call it for as many fresh stores as a test needs.
 
 No fixture is autouse, and none touches the real ``~/.tmws``: every store is a file in the
@@ -20,6 +21,7 @@ write lock. A test that also writes through ``tmws_store.session()`` while that 
 holds the lock waits for it (then fails after the busy timeout): write through one of them.
 """
 
+import inspect
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -134,15 +136,36 @@ def tmws_session(tmws_store: Store, request: pytest.FixtureRequest) -> Iterator[
         session.close()
 
 
+def _require_asyncio_mark(request: pytest.FixtureRequest) -> None:
+    """Fail an ``async def`` test that pytest-asyncio will not run, saying what it lacks.
+
+    In strict mode (pytest-asyncio's default) only tests marked ``@pytest.mark.asyncio`` are
+    run on an event loop; auto mode marks every ``async def`` test itself. Unmarked, the test
+    would fail after this fixture with pytest's "async def functions are not natively
+    supported", which names neither the mark nor the mode.
+    """
+    test = getattr(request.node, "obj", None)
+    if inspect.iscoroutinefunction(test) and request.node.get_closest_marker("asyncio") is None:
+        pytest.fail(
+            f"{request.node.nodeid} uses tmws_async_session but is not marked "
+            "@pytest.mark.asyncio, so pytest-asyncio (strict mode) will not run it: add "
+            "@pytest.mark.asyncio to the test, or set asyncio_mode = auto",
+            pytrace=False,
+        )
+
+
 @_async_fixture
 async def tmws_async_session(
     tmws_store: Store, request: pytest.FixtureRequest
 ) -> AsyncIterator["AsyncSession"]:
     """An async (aiosqlite) session on ``tmws_store``: the twin of ``tmws_session``.
 
-    Needs pytest-asyncio. Committed after a passing test, rolled back otherwise.
+    Needs pytest-asyncio; in its strict mode (the default) mark the test
+    ``@pytest.mark.asyncio``. Committed after a passing test, rolled back otherwise.
     """
     from sqlmodel.ext.asyncio.session import AsyncSession
+
+    _require_asyncio_mark(request)
 
     session = AsyncSession(tmws_store.async_engine, expire_on_commit=False)
     try:
