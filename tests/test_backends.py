@@ -420,7 +420,7 @@ def test_without_psycopg_the_error_says_what_to_install(postgres_url: str) -> No
         "except StoreError as exc:\n    print(exc)\n"
     )
     out = subprocess.run([sys.executable, "-c", code, postgres_url], capture_output=True, text=True)
-    assert "pip install 'tmws-store[postgres]'" in out.stdout, out.stderr
+    assert "pip install 'psycopg[binary]'" in out.stdout, out.stderr
 
 
 def test_file_only_operations_say_so(pg_store: Store, tmp_path: Path) -> None:

@@ -63,7 +63,7 @@ class Location:
 
     ``source`` is one of ``"argument"``, ``"url argument"``, ``"TMWS_DATABASE_URL"``,
     ``"TMWS_HOME"``, ``"default"``. ``home`` is the TMWS home directory for the last two
-    (the store keeps it, and its ``data`` folder, private); ``None`` otherwise.
+    (whose permissions ``status`` and ``verify`` report, never change); ``None`` otherwise.
     """
 
     path: Path

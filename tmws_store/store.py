@@ -46,7 +46,7 @@ class Store:
     ``Store(path=None, *, url=None, busy_timeout=10.0)``. The database is, in order: ``path``,
     ``url``, ``TMWS_DATABASE_URL``, ``$TMWS_HOME/data/tmws.db``, ``~/.tmws/data/tmws.db``.
     A URL is ``sqlite:////abs/path.db`` for a file or ``postgresql+psycopg://user@host/db``
-    for a PostgreSQL database (needs ``pip install 'tmws-store[postgres]'``). Nothing is
+    for a PostgreSQL database (needs psycopg: the ``postgres`` extra). Nothing is
     opened or created until ``init()`` or the first session. Close it with ``close()`` or
     use it in a ``with`` block.
     """

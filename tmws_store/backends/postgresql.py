@@ -14,8 +14,8 @@ and the same ``init()`` contract as for a SQLite file:
 3. Refused, with nothing changed: a newer schema version, a comment that is not ours, or a
    schema that already holds tables without our stamp (another application's data).
 
-psycopg (``pip install 'tmws-store[postgres]'``) serves both the sync and the async engine.
-It is imported only when a PostgreSQL store is first used.
+psycopg (the ``postgres`` extra: ``pip install ".[postgres]"`` from a clone) serves both the
+sync and the async engine. It is imported only when a PostgreSQL store is first used.
 """
 
 import re
@@ -137,7 +137,7 @@ def _require_psycopg() -> None:
     except ImportError:
         raise StoreError(
             "PostgreSQL stores need psycopg, which is not installed: "
-            "pip install 'tmws-store[postgres]'"
+            "pip install 'psycopg[binary]' (or install tmws_store with its postgres extra)"
         ) from None
 
 
@@ -269,8 +269,8 @@ def _classify(conn: Connection, where: str, target: int) -> str:
         if version > target:
             raise NewerSchemaError(
                 f"{where} has schema version {version}, written by a newer tmws_store; this "
-                f"version knows up to {target}. Upgrade tmws_store (pip install -U "
-                "tmws-store); the database was left untouched."
+                f"version knows up to {target}. Upgrade tmws_store; the database was left "
+                "untouched."
             )
         if version < target:
             raise MigrationError(

@@ -102,7 +102,7 @@ def classify(con: sqlite3.Connection, path: Path, app_id: int, version: int, tar
         if version > target:
             raise NewerSchemaError(
                 f"{path} has schema version {version}, written by a newer tmws_store; this "
-                f"version knows up to {target}. Upgrade tmws_store (pip install -U tmws-store); "
+                f"version knows up to {target}. Upgrade tmws_store; "
                 "the file was left untouched.",
                 path=path,
             )
