@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     import pytest
+    from alembic.operations import Operations
 
 # The shared reference files sit beside the repository (in CI too: shared/ next to the clone).
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "tmws-reference"
@@ -108,10 +109,10 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(path.read_bytes()).hexdigest()
 
 
-def add_mood(con: sqlite3.Connection) -> None:
+def add_mood(op: "Operations") -> None:
     """A migration step for tests: memories get a ``mood`` column and its index."""
-    con.execute("ALTER TABLE memories ADD COLUMN mood TEXT")
-    con.execute("CREATE INDEX ix_memories_mood ON memories (mood)")
+    op.execute("ALTER TABLE memories ADD COLUMN mood TEXT")
+    op.execute("CREATE INDEX ix_memories_mood ON memories (mood)")
 
 
 def trace_start_up(monkeypatch: "pytest.MonkeyPatch") -> list[str]:

@@ -25,6 +25,7 @@ from sqlmodel import Session
 
 from tmws_store import (
     APPLICATION_ID,
+    SCHEMA_VERSION,
     Agent,
     DatabaseLockedError,
     ForeignDatabaseError,
@@ -317,7 +318,7 @@ def test_the_stamp_is_a_comment_and_the_warm_path_is_one_query(
     pg_store: Store, postgres_url: str
 ) -> None:
     comment = psql(postgres_url, f"SELECT obj_description('{STAMP_TABLE}'::regclass)")
-    assert comment == [(stamp_text(1),)]
+    assert comment == [(stamp_text(SCHEMA_VERSION),)]
     assert str(APPLICATION_ID) in comment[0][0]
     seen: list[str] = []
     with Store(url=postgres_url) as again:
@@ -479,14 +480,14 @@ def test_the_command_line_takes_a_postgresql_url(postgres_url: str, capsys) -> N
         42,
     )
     assert main(["--db", with_password, "init"]) == 0
-    assert capsys.readouterr().out.endswith(": current, schema version 1\n")
+    assert capsys.readouterr().out.endswith(f": current, schema version {SCHEMA_VERSION}\n")
     assert main(["path", "--db", with_password]) == 0
     hidden = postgres_url.replace("tmws@", "tmws:***@")
     assert capsys.readouterr().out == f"{hidden} (given as the url argument)\n"
     assert main(["status", "--db", with_password]) == 0  # the stamp and the tables
     captured = capsys.readouterr()
     assert "tables:         42 of 42\n" in captured.out
-    assert "schema version: 1\n" in captured.out
+    assert f"schema version: {SCHEMA_VERSION}\n" in captured.out
     assert "size:" not in captured.out  # file facts only for a file
     assert "sekrit" not in captured.out + captured.err
     assert main(["backup", "--db", with_password]) == 1  # file-only: one clear line

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tmws_store import Agent, Store, TMWSModel
+from tmws_store import SCHEMA_VERSION, Agent, Store, TMWSModel
 from tmws_store.backends.sqlite.backup import backup_name, list_backups
 from tmws_store.cli import main
 
@@ -90,7 +90,7 @@ def test_options_go_before_or_after_the_command(capsys, tmp_path: Path) -> None:
 def test_init_creates_then_finds_it_current(capsys) -> None:
     assert main(["init"]) == 0
     out = capsys.readouterr().out
-    assert f"created, schema version 1; {ALL} tables created" in out
+    assert f"created, schema version {SCHEMA_VERSION}; {ALL} tables created" in out
     assert main(["init", "--json"]) == 0
     data = json_out(capsys)
     assert (data["action"], data["tables_created"], data["backup"]) == ("current", [], None)
@@ -116,7 +116,7 @@ def test_status_reports_tables_version_size_mode_permissions(capsys, tmp_path: P
     out = capsys.readouterr().out
     for expected in (
         f"tables:         {ALL} of {ALL}\n",
-        "schema version: 1\n",
+        f"schema version: {SCHEMA_VERSION}\n",
         f"size:           {db.stat().st_size:,} bytes",
         "journal mode:   wal",
         "permissions:    file 0600",

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tmws_store import TMWSModel
+from tmws_store import SCHEMA_VERSION, TMWSModel
 from tmws_store.backends.sqlite.backup import list_backups
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
@@ -33,7 +33,7 @@ def example(name: str, *args: str) -> list[str]:
 # The examples and what each must print; a new example must be added here to be tested.
 EXPECTED = {
     "quickstart.py": [
-        f"created, schema version 1; {ALL} tables created",
+        f"created, schema version {SCHEMA_VERSION}; {ALL} tables created",
         "important memory: The team prefers small, reviewed commits. ['process']\ntasks",
         "tasks of athena: ['Review the storage layer']",
         'as JSON: {"',
@@ -78,7 +78,7 @@ def test_quickstart_a_second_time_finds_the_store_current(tmp_path: Path) -> Non
     assert run(example("quickstart.py"), tmp_path).returncode == 0
     second = run(example("quickstart.py"), tmp_path)
     assert second.returncode == 0, second.stderr
-    assert "current, schema version 1" in second.stdout
+    assert f"current, schema version {SCHEMA_VERSION}" in second.stdout
     assert "tasks of athena: ['Review the storage layer', 'Review the storage layer']" in (
         second.stdout
     )

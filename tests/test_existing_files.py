@@ -10,6 +10,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic.operations import Operations
 
 from tmws_store import (
     APPLICATION_ID,
@@ -21,7 +22,7 @@ from tmws_store import (
     Store,
 )
 from tmws_store.backends.sqlite import startup
-from tmws_store.migrations import Migration
+from tmws_store.migrations import MIGRATIONS, Migration
 from tmws_store.paths import resolve_location
 
 from .helpers import (
@@ -352,18 +353,22 @@ def test_an_unreadable_file_is_refused(tmp_path: Path) -> None:
 # --- later versions of tmws_store: ordered migrations -------------------------------------
 
 
-def test_migration_v1_to_v2_on_a_file_with_rows(tmp_path: Path) -> None:
+# A version after this one: the chain as it is, and one more step.
+NEXT = SCHEMA_VERSION + 1
+NEXT_CHAIN = (*MIGRATIONS, Migration(NEXT, add_mood))
+
+
+def test_a_next_migration_on_a_file_with_rows(tmp_path: Path) -> None:
     path = copy_reference(REF42, tmp_path)
     with Store(path) as store:
-        store.init()  # adopted at version 1
+        store.init()  # adopted, then migrated to the current version
     before = snapshot_rows(path)
     location = resolve_location(path)
-    v2 = [Migration(2, add_mood)]
 
-    report = startup.initialise(location, busy_timeout=5, migrations=v2, target=2)
+    report = startup.initialise(location, busy_timeout=5, migrations=NEXT_CHAIN, target=NEXT)
 
-    assert (report.action, report.migrations_run) == ("upgraded", (2,))
-    assert pragma(path, "user_version") == 2
+    assert (report.action, report.migrations_run) == ("upgraded", (NEXT,))
+    assert pragma(path, "user_version") == NEXT
     con = connect(path)
     assert "mood" in {r[1] for r in con.execute("PRAGMA table_info(memories)")}
     assert (
@@ -375,8 +380,9 @@ def test_migration_v1_to_v2_on_a_file_with_rows(tmp_path: Path) -> None:
     con.close()
     assert rows_of(path, before) == before
     assert report.backup is not None and snapshot_rows(report.backup) == before
-    # Current now: the next start does nothing; this version (target 1) refuses the file.
-    assert startup.initialise(location, busy_timeout=5, migrations=v2, target=2).action == "current"
+    # Current now: the next start does nothing; this version refuses the newer file.
+    again = startup.initialise(location, busy_timeout=5, migrations=NEXT_CHAIN, target=NEXT)
+    assert again.action == "current"
     digest = file_digest(path)
     with pytest.raises(NewerSchemaError):
         Store(path).init()
@@ -388,13 +394,14 @@ def test_a_failing_migration_changes_nothing(tmp_path: Path) -> None:
     with Store(path) as store:
         store.init()
 
-    def broken(con: sqlite3.Connection) -> None:
-        con.execute("ALTER TABLE memories ADD COLUMN half TEXT")
-        con.execute("ALTER TABLE no_such_table ADD COLUMN x TEXT")
+    def broken(op: Operations) -> None:
+        op.execute("ALTER TABLE memories ADD COLUMN half TEXT")
+        op.execute("ALTER TABLE no_such_table ADD COLUMN x TEXT")
 
     location = resolve_location(path)
-    with pytest.raises(Exception, match="no_such_table"):
-        startup.initialise(location, busy_timeout=5, migrations=[Migration(2, broken)], target=2)
-    assert pragma(path, "user_version") == 1
+    chain = (*MIGRATIONS, Migration(NEXT, broken))
+    with pytest.raises(MigrationError, match="no_such_table"):
+        startup.initialise(location, busy_timeout=5, migrations=chain, target=NEXT)
+    assert pragma(path, "user_version") == SCHEMA_VERSION
     con = connect(path)
     assert "half" not in {r[1] for r in con.execute("PRAGMA table_info(memories)")}

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import pytest
 
-from tmws_store import ForeignDatabaseError, NotADatabaseError, Store
+from tmws_store import SCHEMA_VERSION, ForeignDatabaseError, NotADatabaseError, Store
 from tmws_store.backends.sqlite import connection, startup
 from tmws_store.cli import main
-from tmws_store.migrations import Migration
+from tmws_store.migrations import MIGRATIONS, Migration
 from tmws_store.paths import resolve_location
 
 from .helpers import (
@@ -100,10 +100,11 @@ def adopted_copy(reference: Path, folder: Path) -> Path:
 def test_a_stamped_file_given_a_trigger_is_refused_on_upgrade(tmp_path: Path) -> None:
     path = run_sql(adopted_copy(REF42, tmp_path), EVIL)
     before = state(path)
-    v2 = [Migration(2, add_mood)]
+    chain = (*MIGRATIONS, Migration(SCHEMA_VERSION + 1, add_mood))
+    location = resolve_location(path)
     with pytest.raises(ForeignDatabaseError, match="trigger evil on agents"):
-        startup.initialise(resolve_location(path), busy_timeout=5, migrations=v2, target=2)
-    assert state(path) == before  # no migration, no backup, user_version still 1
+        startup.initialise(location, busy_timeout=5, migrations=chain, target=SCHEMA_VERSION + 1)
+    assert state(path) == before  # no migration, no backup, user_version unchanged
 
 
 def test_verify_names_a_trigger_added_to_a_current_store(

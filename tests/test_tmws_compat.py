@@ -16,6 +16,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.schema import CreateIndex, CreateTable
 
 from tmws_store import TMWSModel
+from tmws_store.migrations.v2 import NEW_INDEXES
 
 from .helpers import REF42, REFERENCE, TMWS_TABLES
 
@@ -147,7 +148,7 @@ INDEXES_ADDED = {  # on foreign-key columns that had none
     "ix_trust_score_history_verification_record_id",
     "ix_verification_records_evidence_memory_id",
     "ix_workflow_execution_logs_step_execution_id",
-}
+} | {name for name, _, _ in NEW_INDEXES}  # schema v2: the newest rows of an agent or namespace
 
 
 def reference_sql() -> dict[str, str]:

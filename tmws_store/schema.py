@@ -18,15 +18,20 @@ if TYPE_CHECKING:
 
 __all__ = [
     "APPLICATION_ID",
+    "BASELINE_VERSION",
     "SCHEMA_VERSION",
     "create_statements",
     "model_tables",
+    "snapshot_indexes",
+    "snapshot_statements",
     "snapshot_tables",
     "table_names",
 ]
 
 APPLICATION_ID = 0x544D5753  # "TMWS" in ASCII
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+# The version a TMWS 2.4.18 file is completed to before the migrations run: its own schema.
+BASELINE_VERSION = 1
 
 
 def model_tables() -> "list[Table]":
@@ -58,13 +63,28 @@ def table_names() -> frozenset[str]:
     return frozenset(snapshot_tables())
 
 
-@cache
 def create_statements() -> tuple[str, ...]:
     """The schema's SQLite DDL, read from the snapshot shipped for ``SCHEMA_VERSION``.
 
-    Compiling 257 statements from the models takes longer than executing them, so a fresh
+    Compiling the statements from the models takes longer than executing them, so a fresh
     file is created from ``ddl/v<N>.sql``; ``tests/test_schema_drift.py`` proves that file is
     exactly what the models compile to.
     """
-    text = resources.files("tmws_store").joinpath(f"ddl/v{SCHEMA_VERSION}.sql").read_text()
+    return snapshot_statements(SCHEMA_VERSION)
+
+
+@cache
+def snapshot_statements(version: int) -> tuple[str, ...]:
+    """The SQLite DDL of schema ``version``, from its snapshot ``ddl/v<version>.sql``."""
+    text = resources.files("tmws_store").joinpath(f"ddl/v{version}.sql").read_text()
     return tuple(block.removesuffix(";") for block in text.split(";\n\n") if block.strip())
+
+
+_CREATE_INDEX = re.compile(r"CREATE (?:UNIQUE )?INDEX (\w+) ON")
+
+
+@cache
+def snapshot_indexes(version: int) -> frozenset[str]:
+    """The names of the indexes schema ``version`` creates."""
+    statements = snapshot_statements(version)
+    return frozenset(m[1] for s in statements if (m := _CREATE_INDEX.match(s)))

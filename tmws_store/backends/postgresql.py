@@ -34,7 +34,6 @@ from ..errors import (
     CopyError,
     DatabaseLockedError,
     ForeignDatabaseError,
-    MigrationError,
     NewerSchemaError,
     ReadOnlyStoreError,
     ServerUnavailableError,
@@ -42,11 +41,13 @@ from ..errors import (
     StoreError,
 )
 from ..paths import ServerLocation
-from ..reports import InitReport, StatusReport, VerifyReport
+from ..reports import InitAction, InitReport, StatusReport, VerifyReport
 from . import Backend, CopySource
 
 if TYPE_CHECKING:
     from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from ..migrations import Migration
 
 __all__ = ["STAMP_TABLE", "PostgreSQLBackend", "create_statements", "read_stamp", "stamp_text"]
 
@@ -257,7 +258,7 @@ def _existing_tables(conn: Connection) -> list[str]:
 
 
 def _classify(conn: Connection, where: str, target: int) -> str:
-    """``"current"`` or ``"fresh"``; raises for what is not ours or cannot be brought up."""
+    """``"current"``, ``"upgrade"`` or ``"fresh"``; raises for what is not ours or newer."""
     stamp = read_stamp(conn)
     if stamp is not None:
         app_id, version = stamp
@@ -272,12 +273,7 @@ def _classify(conn: Connection, where: str, target: int) -> str:
                 f"version knows up to {target}. Upgrade tmws_store; the database was left "
                 "untouched."
             )
-        if version < target:
-            raise MigrationError(
-                f"{where} has schema version {version}; this tmws_store has no PostgreSQL "
-                f"migration to version {target}. Nothing was changed."
-            )
-        return "current"
+        return "upgrade" if version < target else "current"
     tables = _existing_tables(conn)
     if tables:
         shown = ", ".join(tables[:5]) + (", ..." if len(tables) > 5 else "")
@@ -290,40 +286,89 @@ def _classify(conn: Connection, where: str, target: int) -> str:
 
 
 def initialise(
-    engine: Engine, location: ServerLocation, *, target: int = schema.SCHEMA_VERSION
+    engine: Engine,
+    location: ServerLocation,
+    *,
+    migrations: "Sequence[Migration] | None" = None,
+    target: int = schema.SCHEMA_VERSION,
 ) -> InitReport:
     """Bring the database at ``location`` to schema version ``target`` (module docstring)."""
     where = location.shown
-    current = InitReport(path=None, url=where, action="current", schema_version=target)
     try:
         # Warm path: one query. In autocommit, so that no BEGIN and ROLLBACK travel with it.
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             stamp = read_stamp(conn)
         if stamp == (schema.APPLICATION_ID, target):
-            return current
-        # Everything that takes time on our side happens here, before the lock: importing
-        # the models and compiling their DDL (about a second). Processes starting at once
-        # then queue only for the server's run of the statements. The warm query above has
-        # connected, so the engine's dialect knows the server's version.
-        statements = create_statements(engine.dialect)
-        with engine.begin() as conn:
-            # Held until this transaction ends: concurrent starters queue here, one at a time.
-            conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": schema.APPLICATION_ID})
-            if _classify(conn, where, target) == "current":
-                return current  # another process finished first
-            for statement in statements:
-                conn.exec_driver_sql(statement)
-            # The table name is ours and constant; the comment is a literal we built.
-            conn.exec_driver_sql(f"COMMENT ON TABLE {STAMP_TABLE} IS '{stamp_text(target)}'")
+            return InitReport(path=None, url=where, action="current", schema_version=target)
+        created = stamp is None and _create(engine, location)
+        ran = _migrate(engine, location, migrations, target)
     except DBAPIError as exc:
         raise as_store_error(exc, location, "initialising") from exc
+    action: InitAction = "created" if created else "upgraded" if ran else "current"
     return InitReport(
         path=None,
         url=where,
-        action="created",
+        action=action,
         schema_version=target,
-        tables_created=schema.snapshot_tables(),
+        tables_created=schema.snapshot_tables() if created else (),
+        migrations_run=ran,
     )
+
+
+def _lock(conn: Connection) -> None:
+    """The start-up lock, held until the transaction ends: concurrent starters queue here."""
+    conn.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": schema.APPLICATION_ID})
+
+
+def _write_stamp(conn: Connection, version: int) -> None:
+    # The table name is ours and constant; the comment is a literal we built.
+    conn.exec_driver_sql(f"COMMENT ON TABLE {STAMP_TABLE} IS '{stamp_text(version)}'")
+
+
+def _create(engine: Engine, location: ServerLocation) -> bool:
+    """Create the current schema in one transaction; False if another process did first.
+
+    Everything that takes time on our side happens before the lock: importing the models
+    and compiling their DDL (about a second). Processes starting at once then queue only for
+    the server's run of the statements. The warm query has connected, so the engine's
+    dialect knows the server's version.
+    """
+    statements = create_statements(engine.dialect)
+    with engine.begin() as conn:
+        _lock(conn)
+        if _classify(conn, location.shown, schema.SCHEMA_VERSION) != "fresh":
+            return False  # another process finished first
+        for statement in statements:
+            conn.exec_driver_sql(statement)
+        _write_stamp(conn, schema.SCHEMA_VERSION)
+    return True
+
+
+def _migrate(
+    engine: Engine,
+    location: ServerLocation,
+    migrations: "Sequence[Migration] | None",
+    target: int,
+) -> tuple[int, ...]:
+    """Run each migration the schema lacks, in its own transaction with its stamp, locked."""
+    from ..migrations import MIGRATIONS, operations  # only now: a current store needs none
+
+    ran: list[int] = []
+    for migration in sorted(
+        MIGRATIONS if migrations is None else migrations, key=lambda m: m.version
+    ):
+        if migration.version > target:
+            continue
+        with engine.begin() as conn:
+            _lock(conn)
+            _classify(conn, location.shown, target)  # refuses what is not ours or newer
+            stamp = read_stamp(conn)
+            if stamp is None or stamp[1] >= migration.version:
+                continue  # another process ran it meanwhile
+            migration.upgrade(operations(conn))
+            _write_stamp(conn, migration.version)
+        ran.append(migration.version)
+    return tuple(ran)
 
 
 def verify_server(engine: Engine, location: ServerLocation) -> VerifyReport:

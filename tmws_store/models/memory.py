@@ -35,6 +35,9 @@ class Memory(TMWSModel, table=True):
         Index("ix_memory_accessed", "accessed_at", "access_count"),
         Index("ix_memory_agent_namespace", "agent_id", "namespace"),
         Index("ix_memory_importance", "importance_score", "relevance_score"),
+        # Schema v2: the newest memories of an agent or a namespace (migrations/v2.py).
+        Index("ix_memories_agent_created", "agent_id", "created_at"),
+        Index("ix_memories_namespace_created", "namespace", "created_at"),
     )
 
     content: str = Field(sa_type=Text)

@@ -77,6 +77,9 @@ class Task(TMWSModel, table=True):
         Index("idx_tasks_scheduled", "scheduled_at"),
         Index("idx_tasks_type_status", "task_type", "status"),
         Index("idx_tasks_workflow", "workflow_id", "status"),
+        # Schema v2: the newest tasks of an agent or a namespace (migrations/v2.py).
+        Index("ix_tasks_agent_created", "assigned_agent_id", "created_at"),
+        Index("ix_tasks_namespace_created", "namespace", "created_at"),
         CheckConstraint("LENGTH(title) >= 1", name="title_not_empty"),
         CheckConstraint("LENGTH(description) >= 1", name="description_not_empty"),
         CheckConstraint(

@@ -16,7 +16,7 @@ from sqlalchemy.dialects import sqlite
 from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable
 
 from ...errors import MigrationError
-from ...schema import model_tables
+from ...schema import BASELINE_VERSION, model_tables, snapshot_indexes
 from .connection import schema_objects
 
 __all__ = [
@@ -122,19 +122,23 @@ def _add_column_sql(table: str, column: Column[Any]) -> str:
 
 
 def plan_completion(con: sqlite3.Connection) -> Completion:
-    """Compare the file on ``con`` with the models; return what must be added, never removed.
+    """What the file on ``con`` lacks of the baseline schema (TMWS 2.4.18's, version 1):
+    the models' tables and columns, and the baseline's indexes. Never anything removed.
+
+    Indexes a later version added are left to that version's migration, which runs next.
 
     Raises MigrationError, changing nothing, when an object of ours has the wrong kind (a
     view named like one of our tables) or a missing column cannot be added to existing rows.
     """
     objects = schema_objects(con)
+    baseline = snapshot_indexes(BASELINE_VERSION)
     plan = Completion()
     for table in model_tables():
         kind = objects.get(table.name)
         if kind is None:
             plan.tables.append(table.name)
             plan.statements.append(_create_table_sql(table))
-            plan.statements.extend(sql for _, sql in _index_sqls(table))
+            plan.statements.extend(sql for name, sql in _index_sqls(table) if name in baseline)
             continue
         if kind != "table":
             raise MigrationError(
@@ -147,7 +151,7 @@ def plan_completion(con: sqlite3.Connection) -> Completion:
                 plan.columns.append(f"{table.name}.{column.name}")
                 plan.statements.append(_add_column_sql(table.name, column))
         for name, sql in _index_sqls(table):
-            if name not in objects:
+            if name in baseline and name not in objects:
                 plan.indexes.append(name)
                 plan.statements.append(sql)
     return plan

@@ -29,10 +29,13 @@ The steps, and why each is where it is (measurements in the project's reliabilit
 import errno
 import os
 import random
+import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ... import schema
 from ...errors import (
@@ -41,11 +44,15 @@ from ...errors import (
     NewerSchemaError,
     NotADatabaseError,
     ReadOnlyStoreError,
+    StorageFullError,
 )
-from ...migrations import MIGRATIONS, Migration
 from ...paths import Location, create_private_file, ensure_private_dirs, tighten
-from ...reports import InitReport
+from ...reports import InitAction, InitReport
 from .backup import backup_beside, remove_partial_backups
+
+if TYPE_CHECKING:
+    from ...migrations import Migration
+
 from .connection import (
     connect,
     foreign_triggers_and_views,
@@ -211,17 +218,19 @@ def _stamp(con: sqlite3.Connection, version: int) -> None:
     con.execute(f"PRAGMA user_version = {int(version)}")
 
 
-def _complete(con: sqlite3.Connection, location: Location, kind: str, target: int) -> InitReport:
-    """Inside the write lock: back up a file with data, add what is missing, stamp.
+def _complete(con: sqlite3.Connection, location: Location, kind: str) -> InitReport:
+    """Inside the write lock: create the schema, or back up and complete a TMWS file; stamp.
 
-    ``kind`` is ``"fresh"`` (create everything), ``"adopt"`` (back up, then complete) or
-    ``"after-migrations"`` (complete what migrations left out; the backup is already made).
+    ``kind`` is ``"fresh"`` (create the current version whole, from its snapshot) or
+    ``"adopt"`` (back up, then complete to the baseline, version 1, which the migrations
+    then bring to the current version).
     """
     if kind == "fresh":  # everything is missing: no need to compare table by table
         tables: Sequence[str] = schema.snapshot_tables()
         columns: Sequence[str] = ()
         indexes: Sequence[str] = ()
         statements: Sequence[str] = schema.create_statements()
+        version = schema.SCHEMA_VERSION
     else:
         # Imported here: comparing needs the models and SQLAlchemy, a fresh file neither.
         from .completion import plan_completion
@@ -233,16 +242,17 @@ def _complete(con: sqlite3.Connection, location: Location, kind: str, target: in
             plan.indexes,
             plan.statements,
         )
+        version = schema.BASELINE_VERSION
     backup = None
     if kind == "adopt":
         backup = backup_beside(location.path, reason="before-adopt")
     for statement in statements:
         con.execute(statement)
-    _stamp(con, target)
+    _stamp(con, version)
     return InitReport(
         path=location.path,
         action="created" if kind == "fresh" else "adopted",
-        schema_version=target,
+        schema_version=version,
         tables_created=tuple(tables),
         columns_added=tuple(columns),
         indexes_created=tuple(indexes),
@@ -263,47 +273,71 @@ def _write_locked(
     return report
 
 
-def _upgrade(
+def _require_room_for(path: Path, what: str, need: int) -> None:
+    """Refuse, before writing, an upgrade the disk has no room for, saying how much it needs."""
+    free = shutil.disk_usage(path.parent).free
+    if free < need:
+        raise StorageFullError(
+            f"{path}: {what} needs about {need:,} bytes free beside it and the disk has "
+            f"{free:,}; nothing was changed. Free some space and start again.",
+            path=path,
+        )
+
+
+def _migrate(
     con: sqlite3.Connection,
     location: Location,
-    version: int,
-    migrations: Sequence[Migration],
+    migrations: "Sequence[Migration] | None",
     target: int,
-) -> InitReport:
-    backup = backup_beside(location.path, reason=f"before-upgrade-from-v{version}")
-    ran: list[int] = []
-    for migration in sorted(migrations, key=lambda m: m.version):
-        if not version < migration.version <= target:
-            continue
+    backup: Path | None,
+) -> tuple[tuple[int, ...], Path | None]:
+    """Run every migration the file lacks, each in its own transaction with its stamp.
 
-        def step(migration: Migration = migration) -> None:
-            if read_identity(con)[1] >= migration.version:
+    Each step looks again inside the write lock, so of processes starting at once exactly
+    one runs it. The first step a process runs backs the file up first (unless ``backup``
+    is one made just now), also inside the lock: a process whose steps were all run by
+    another makes no copy. Returns the versions run here, and the backup.
+    """
+    from ...migrations import MIGRATIONS  # only now: a current file needs no migration code
+    from .migrate import run_step
+
+    path = location.path
+    version = read_identity(con)[1]
+    chain = MIGRATIONS if migrations is None else migrations
+    steps = sorted((m for m in chain if version < m.version <= target), key=_version)
+    ran: list[int] = []
+    for migration in steps:
+
+        def step(migration: "Migration" = migration) -> None:
+            nonlocal backup
+            now = read_identity(con)[1]
+            if now >= migration.version:
                 return None  # another process ran it meanwhile
-            migration.apply(con)
+            if backup is None:
+                # A backup, and a table rebuilt beside its old pages: each at most the
+                # file's size. Checked before anything is written.
+                files = (path, Path(f"{path}-wal"))
+                size = sum(file.stat().st_size for file in files if file.exists())
+                _require_room_for(path, f"upgrading from version {now}", 2 * size)
+                backup = backup_beside(path, reason=f"before-upgrade-from-v{now}")
+            run_step(con, path, migration)
             con.execute(f"PRAGMA user_version = {migration.version}")
             ran.append(migration.version)
             return None
 
         _write_locked(con, step)
-    report = _write_locked(con, lambda: _complete(con, location, "after-migrations", target))
-    assert report is not None
-    return InitReport(
-        path=location.path,
-        action="upgraded",
-        schema_version=target,
-        tables_created=report.tables_created,
-        columns_added=report.columns_added,
-        indexes_created=report.indexes_created,
-        migrations_run=tuple(ran),
-        backup=backup,
-    )
+    return tuple(ran), backup
+
+
+def _version(migration: "Migration") -> int:
+    return migration.version
 
 
 def initialise(
     location: Location,
     *,
     busy_timeout: float,
-    migrations: Sequence[Migration] = MIGRATIONS,
+    migrations: "Sequence[Migration] | None" = None,
     target: int = schema.SCHEMA_VERSION,
 ) -> InitReport:
     """Bring the file at ``location`` to schema version ``target``; see the module docstring."""
@@ -341,7 +375,7 @@ def _initialise_on(
     con: sqlite3.Connection,
     location: Location,
     busy_timeout: float,
-    migrations: Sequence[Migration],
+    migrations: "Sequence[Migration] | None",
     target: int,
 ) -> InitReport:
     path = location.path
@@ -362,13 +396,24 @@ def _initialise_on(
     _switch_to_wal(con, busy_timeout, path)
 
     if kind == "upgrade":
-        return _upgrade(con, location, version, migrations, target)
+        ran, backup = _migrate(con, location, migrations, target, None)
+        return InitReport(
+            path=path,
+            action="upgraded",
+            schema_version=target,
+            migrations_run=ran,
+            backup=backup,
+        )
 
     def create_or_adopt() -> InitReport | None:
         app_id, version = read_identity(con)
-        if app_id == schema.APPLICATION_ID and version == target:
-            return None  # another process finished first
-        return _complete(con, location, classify(con, path, app_id, version, target), target)
+        if app_id == schema.APPLICATION_ID and version >= schema.BASELINE_VERSION:
+            return None  # another process created or adopted it meanwhile
+        return _complete(con, location, classify(con, path, app_id, version, target))
 
     report = _write_locked(con, create_or_adopt)
-    return report or InitReport(path=path, action="current", schema_version=target)
+    ran, backup = _migrate(con, location, migrations, target, report.backup if report else None)
+    if report is None:  # another process created or adopted it: at most migrations were ours
+        action: InitAction = "upgraded" if ran else "current"
+        return InitReport(path=path, action=action, schema_version=target, migrations_run=ran)
+    return replace(report, schema_version=target, migrations_run=ran)
