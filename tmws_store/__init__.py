@@ -15,16 +15,21 @@ from itertools import chain
 from typing import TYPE_CHECKING, Any
 
 from .errors import (
+    CheckViolationError,
+    ConstraintError,
     CopyError,
     DatabaseLockedError,
     ForeignDatabaseError,
+    ForeignKeyViolationError,
     MigrationError,
     NewerSchemaError,
     NotADatabaseError,
+    NotNullViolationError,
     ReadOnlyStoreError,
     ServerUnavailableError,
     StorageFullError,
     StoreError,
+    UniqueViolationError,
     UnsupportedURLError,
 )
 from .paths import Location, ServerLocation
@@ -43,16 +48,21 @@ __version__ = "0.1.0"
 # type checkers, which cannot follow a lazy import; a test holds it to this list.)
 _EXPORTS: dict[str, tuple[str, ...]] = {
     "errors": (
+        "CheckViolationError",
+        "ConstraintError",
         "CopyError",
         "DatabaseLockedError",
         "ForeignDatabaseError",
+        "ForeignKeyViolationError",
         "MigrationError",
         "NewerSchemaError",
         "NotADatabaseError",
+        "NotNullViolationError",
         "ReadOnlyStoreError",
         "ServerUnavailableError",
         "StorageFullError",
         "StoreError",
+        "UniqueViolationError",
         "UnsupportedURLError",
     ),
     "paths": ("Location", "ServerLocation"),

@@ -1,0 +1,197 @@
+"""Rows the database refuses, and input no column can keep; on both back ends, every path.
+
+- A row that breaks a constraint (a duplicate key, a missing parent, NULL in a NOT NULL
+  column, a failed CHECK) raises a ``ConstraintError`` subclass naming the table and the
+  columns, never the row's values nor the statement, from a sync or async session and from
+  ``insert_many``; nothing is written.
+"""
+
+import asyncio
+import traceback
+from collections.abc import Callable
+from datetime import datetime
+
+import pytest
+from sqlalchemy import func, select, update
+
+from tmws_store import (
+    Agent,
+    CheckViolationError,
+    ConstraintError,
+    ForeignKeyViolationError,
+    Memory,
+    NotNullViolationError,
+    Skill,
+    Store,
+    StoreError,
+    Task,
+    TMWSModel,
+    UniqueViolationError,
+)
+
+# A value that must never appear in what a refusal shows (it could have been a secret).
+SECRET = "s3cret-9d1c-value"
+
+
+def count(store: Store, model: type[TMWSModel]) -> int:
+    with store.session(readonly=True) as session:
+        return session.exec(select(func.count()).select_from(model)).one()[0]
+
+
+def shown(error: BaseException) -> str:
+    """Everything a user sees of ``error``: its text, its repr and its printed traceback."""
+    return "\n".join([str(error), repr(error), *traceback.format_exception(error)])
+
+
+def assert_names_no_value(error: ConstraintError) -> None:
+    text = shown(error)
+    assert SECRET not in text
+    assert "INSERT" not in text and "UPDATE" not in text  # no statement either
+    assert "\n" not in str(error)  # one line
+    assert "IntegrityError" not in text  # the driver's error is not shown under ours
+
+
+# --- constraint violations: every path, both back ends -------------------------------------
+
+
+def add_in_session(store: Store, rows: list[TMWSModel]) -> None:
+    with store.session() as session:
+        session.add_all(rows)
+
+
+def add_in_async_session(store: Store, rows: list[TMWSModel]) -> None:
+    async def main() -> None:
+        try:
+            async with store.async_session() as session:
+                session.add_all(rows)
+        finally:
+            await store.aclose()
+
+    asyncio.run(main())
+
+
+def add_with_insert_many(store: Store, rows: list[TMWSModel]) -> None:
+    store.insert_many(type(rows[0]), [row.model_dump() for row in rows])
+
+
+WRITE_PATHS = [add_in_session, add_in_async_session, add_with_insert_many]
+
+
+def athena(agent_id: str = SECRET) -> Agent:
+    return Agent(agent_id=agent_id, display_name="Athena")
+
+
+def late_task() -> Task:
+    # Valid field by field; only the CHECK completion_after_start sees both dates.
+    started, completed = datetime(2026, 1, 2), datetime(2026, 1, 1)
+    return Task(title=SECRET, description="d", started_at=started, completed_at=completed)
+
+
+@pytest.mark.parametrize("write", WRITE_PATHS, ids=lambda f: f.__name__)
+def test_a_duplicate_key_is_a_unique_violation_naming_table_and_column(
+    any_store: Store, write: Callable[[Store, list[TMWSModel]], None]
+) -> None:
+    add_in_session(any_store, [athena()])
+    with pytest.raises(UniqueViolationError) as caught:
+        write(any_store, [athena("other"), athena()])
+    error = caught.value
+    assert isinstance(error, ConstraintError) and isinstance(error, StoreError)
+    assert (error.table, error.columns) == ("agents", ("agent_id",))
+    assert "agents.agent_id" in str(error) and any_store.where in str(error)
+    assert_names_no_value(error)
+    assert count(any_store, Agent) == 1  # not even the row before the duplicate
+
+
+def test_a_duplicate_within_one_insert_many_is_a_unique_violation(any_store: Store) -> None:
+    rows = [{"agent_id": SECRET, "display_name": "A"}] * 2
+    with pytest.raises(UniqueViolationError) as caught:
+        any_store.insert_many(Agent, rows)
+    assert (caught.value.table, caught.value.columns) == ("agents", ("agent_id",))
+    assert_names_no_value(caught.value)
+    assert count(any_store, Agent) == 0
+
+
+def test_running_the_readme_tour_twice_names_the_duplicate_agent(any_store: Store) -> None:
+    def tour() -> None:
+        with any_store.session() as session:
+            session.add(Agent(agent_id="athena", display_name="Athena"))
+            session.add(Memory(content="WAL mode is on", agent_id="athena", namespace="notes"))
+
+    tour()
+    with pytest.raises(UniqueViolationError, match=r"agents\.agent_id"):
+        tour()
+    assert (count(any_store, Agent), count(any_store, Memory)) == (1, 1)
+
+
+def test_a_unique_index_over_two_columns_names_both(any_store: Store) -> None:
+    add_in_session(any_store, [athena()])
+    with any_store.session(readonly=True) as session:
+        agent_id = session.exec(select(Agent.id)).one()[0]
+    skill = {"name": SECRET, "namespace": "n", "created_by": agent_id}
+    any_store.insert_many(Skill, [skill])
+    with pytest.raises(UniqueViolationError) as caught:
+        any_store.insert_many(Skill, [skill])
+    assert (caught.value.table, caught.value.columns) == ("skills", ("namespace", "name"))
+    assert_names_no_value(caught.value)
+
+
+@pytest.mark.parametrize("write", WRITE_PATHS, ids=lambda f: f.__name__)
+def test_a_missing_parent_is_a_foreign_key_violation_naming_the_table(
+    any_store: Store, write: Callable[[Store, list[TMWSModel]], None]
+) -> None:
+    with pytest.raises(ForeignKeyViolationError) as caught:
+        write(any_store, [Skill(name="s", namespace="n", created_by=SECRET)])
+    error = caught.value
+    assert error.table == "skills"  # SQLite's message names none: read from the statement
+    # PostgreSQL names the constraint, whose columns the models know; SQLite names nothing.
+    expected = ("created_by",) if any_store.backend == "postgresql" else ()
+    assert error.columns == expected
+    assert_names_no_value(error)
+    assert count(any_store, Skill) == 0
+
+
+@pytest.mark.parametrize("write", WRITE_PATHS, ids=lambda f: f.__name__)
+def test_a_failed_check_is_a_check_violation_naming_constraint_and_table(
+    any_store: Store, write: Callable[[Store, list[TMWSModel]], None]
+) -> None:
+    with pytest.raises(CheckViolationError) as caught:
+        write(any_store, [late_task()])
+    error = caught.value
+    assert (error.table, error.constraint) == ("tasks", "completion_after_start")
+    assert "completion_after_start" in str(error)
+    assert_names_no_value(error)
+    assert count(any_store, Task) == 0
+
+
+def test_null_in_a_not_null_column_is_a_not_null_violation(any_store: Store) -> None:
+    # Validation refuses None before any INSERT; an UPDATE statement skips it.
+    add_in_session(any_store, [athena()])
+    blank = update(Agent).values(display_name=None)
+    with pytest.raises(NotNullViolationError) as caught, any_store.session() as session:
+        session.execute(update(Agent).values(agent_id="renamed"))  # rolled back with it
+        session.execute(blank)
+    assert (caught.value.table, caught.value.columns) == ("agents", ("display_name",))
+    assert_names_no_value(caught.value)
+
+    async def in_async_session() -> None:
+        try:
+            async with any_store.async_session() as session:
+                await session.exec(blank)
+        finally:
+            await any_store.aclose()
+
+    with pytest.raises(NotNullViolationError, match=r"agents\.display_name"):
+        asyncio.run(in_async_session())
+    with any_store.session(readonly=True) as session:
+        assert session.exec(select(Agent.agent_id, Agent.display_name)).all() == [
+            (SECRET, "Athena")
+        ]
+
+
+def test_constraint_errors_are_exported() -> None:
+    import tmws_store
+
+    for error in (UniqueViolationError, ForeignKeyViolationError, NotNullViolationError):
+        assert issubclass(error, ConstraintError)
+        assert error.__name__ in tmws_store.__all__
+    assert "ConstraintError" in tmws_store.__all__ and "CheckViolationError" in tmws_store.__all__
