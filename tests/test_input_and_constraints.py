@@ -4,6 +4,9 @@
   column, a failed CHECK) raises a ``ConstraintError`` subclass naming the table and the
   columns, never the row's values nor the statement, from a sync or async session and from
   ``insert_many``; nothing is written.
+- A key that is no field (``"tagz"``, or the column name ``"metadata"``) is a Pydantic
+  ``ValidationError`` of type ``extra_forbidden`` naming it, from the constructor,
+  ``model_validate`` and ``insert_many``; relationships are still taken by the constructor.
 """
 
 import asyncio
@@ -12,6 +15,7 @@ from collections.abc import Callable
 from datetime import datetime
 
 import pytest
+from pydantic import ValidationError
 from sqlalchemy import func, select, update
 
 from tmws_store import (
@@ -22,6 +26,7 @@ from tmws_store import (
     Memory,
     NotNullViolationError,
     Skill,
+    SkillVersion,
     Store,
     StoreError,
     Task,
@@ -195,3 +200,55 @@ def test_constraint_errors_are_exported() -> None:
         assert issubclass(error, ConstraintError)
         assert error.__name__ in tmws_store.__all__
     assert "ConstraintError" in tmws_store.__all__ and "CheckViolationError" in tmws_store.__all__
+
+
+# --- unknown keys: every path that takes a dict --------------------------------------------
+
+MEMORY = {"content": "c", "agent_id": "athena", "namespace": "demo"}
+
+
+def assert_refused_keys(caught: pytest.ExceptionInfo[ValidationError], *keys: str) -> None:
+    errors = caught.value.errors()
+    assert [(e["type"], e["loc"]) for e in errors] == [("extra_forbidden", (k,)) for k in keys]
+    assert caught.value.title == "Memory"
+
+
+@pytest.mark.parametrize("keys", [("tagz",), ("metadata", "tagz")], ids="+".join)
+def test_an_unknown_key_is_refused_on_every_path(any_store: Store, keys: tuple[str, ...]) -> None:
+    # "metadata" is the column's name; the attribute is metadata_json.
+    row = {**MEMORY, **{key: ["x"] for key in keys}}
+    with pytest.raises(ValidationError) as caught:
+        Memory(**row)
+    assert_refused_keys(caught, *keys)
+    with pytest.raises(ValidationError) as caught:
+        Memory.model_validate(row)
+    assert_refused_keys(caught, *keys)
+    with pytest.raises(ValidationError) as caught:
+        any_store.insert_many(Memory, [MEMORY, row])
+    assert_refused_keys(caught, *keys)
+    assert "in row 1 given to insert_many(Memory, ...)" in caught.value.__notes__
+    assert count(any_store, Memory) == 0
+
+
+def test_the_constructor_refuses_a_misspelled_relationship_and_takes_the_real_one(
+    any_store: Store,
+) -> None:
+    with any_store.session() as session:
+        agent = athena()
+        session.add(agent)
+        session.flush()
+        version = SkillVersion(version=1, content="v1", created_by=agent.id)  # skill_id: below
+        skill = {"name": "s", "namespace": "n", "created_by": agent.id}
+        with pytest.raises(ValidationError) as caught:
+            Skill(**skill, version=[version])
+        assert [(e["type"], e["loc"]) for e in caught.value.errors()] == [
+            ("extra_forbidden", ("version",))
+        ]
+        session.add(Skill(**skill, versions=[version]))
+        session.add(Memory(**MEMORY, metadata_json={"kept": 1}))
+    any_store.insert_many(Memory, [{**MEMORY, "metadata_json": {"kept": 2}}])
+    with any_store.session(readonly=True) as session:
+        loaded = session.exec(select(Skill)).scalars().one()
+        assert [v.content for v in loaded.versions] == ["v1"]  # loading takes no key check
+        kept = session.exec(select(Memory.metadata_json)).scalars().all()
+        assert sorted(m["kept"] for m in kept) == [1, 2]

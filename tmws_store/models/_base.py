@@ -64,7 +64,9 @@ __all__ = [
 # path (``model_validate``, the check before each flush, and ``insert_many``).
 
 # Pydantic settings of every model, and of the field-by-field validators built from them.
-VALUE_CONFIG = ConfigDict(allow_inf_nan=False)
+# ``extra="forbid"``: a misspelled key ("tagz") is an "extra_forbidden" error naming it, not a
+# value silently dropped (model_validate and insert_many; the constructor: see _known_keys).
+VALUE_CONFIG = ConfigDict(allow_inf_nan=False, extra="forbid")
 
 
 def finite_json(value: Any) -> Any:
@@ -288,5 +290,38 @@ def _validate_before_write(mapper: Any, connection: Any, target: TMWSModel) -> N
     validate_instance(target)
 
 
+# Per model, filled on its first construction (a plain dict: type checkers take a model class
+# for an unhashable model instance in functools.cache's signature).
+_KNOWN_KEYS: dict[type[TMWSModel], frozenset[str]] = {}
+
+
+def _known_keys(model: type[TMWSModel]) -> frozenset[str]:
+    """What the constructor takes: the fields (and their aliases) and the relationships."""
+    keys = _KNOWN_KEYS.get(model)
+    if keys is None:
+        fields = model.model_fields
+        aliases = {field.alias for field in fields.values() if field.alias}
+        keys = frozenset({*fields, *aliases, *model.__sqlmodel_relationships__})
+        _KNOWN_KEYS[model] = keys
+    return keys
+
+
+def _refuse_unknown_keys(target: TMWSModel, args: Any, kwargs: dict[str, Any]) -> None:
+    """Raise for a constructor keyword that is neither a field nor a relationship.
+
+    SQLModel's constructor of a table model skips Pydantic, and with it ``extra="forbid"``:
+    ``Memory(tagz=[...])`` would drop the tags without a word. Only a user's own call
+    runs this (SQLAlchemy's "init" event): loading rows from the database does not.
+    """
+    model = type(target)
+    unknown = sorted(kwargs.keys() - _known_keys(model))
+    if unknown:
+        errors: list[InitErrorDetails] = [
+            {"type": "extra_forbidden", "loc": (key,), "input": kwargs[key]} for key in unknown
+        ]
+        raise ValidationError.from_exception_data(model.__name__, errors)
+
+
 event.listen(TMWSModel, "before_insert", _validate_before_write, propagate=True)
 event.listen(TMWSModel, "before_update", _validate_before_write, propagate=True)
+event.listen(TMWSModel, "init", _refuse_unknown_keys, propagate=True)
