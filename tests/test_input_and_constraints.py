@@ -7,12 +7,17 @@
 - A key that is no field (``"tagz"``, or the column name ``"metadata"``) is a Pydantic
   ``ValidationError`` of type ``extra_forbidden`` naming it, from the constructor,
   ``model_validate`` and ``insert_many``; relationships are still taken by the constructor.
+- Values that would pass validation and then fail at the write are refused when validated,
+  naming the field, on every path: inside JSON, a value JSON has no type for (a datetime,
+  bytes, a set, an object) and nesting deeper than ``MAX_JSON_DEPTH``; in a datetime
+  column, an instant that leaves years 1 to 9999 once converted to UTC.
 """
 
 import asyncio
 import traceback
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
 
 import pytest
 from pydantic import ValidationError
@@ -33,6 +38,7 @@ from tmws_store import (
     TMWSModel,
     UniqueViolationError,
 )
+from tmws_store.types import MAX_JSON_DEPTH
 
 # A value that must never appear in what a refusal shows (it could have been a secret).
 SECRET = "s3cret-9d1c-value"
@@ -252,3 +258,99 @@ def test_the_constructor_refuses_a_misspelled_relationship_and_takes_the_real_on
         assert [v.content for v in loaded.versions] == ["v1"]  # loading takes no key check
         kept = session.exec(select(Memory.metadata_json)).scalars().all()
         assert sorted(m["kept"] for m in kept) == [1, 2]
+
+
+# --- values that fail at the write: refused when validated, every path ----------------------
+
+
+def refuse_on_every_path(store: Store, values: dict[str, Any], message: str) -> None:
+    """Each path raises a ValidationError naming exactly the bad field, and writes nothing."""
+    (field,) = values
+    row = {**MEMORY, **values}
+
+    def check(caught: pytest.ExceptionInfo[ValidationError]) -> None:
+        assert [error["loc"][0] for error in caught.value.errors()] == [field]
+        assert message in str(caught.value)  # printable: no RecursionError either
+
+    with pytest.raises(ValidationError) as caught, store.session() as session:
+        session.add(Memory(**row))  # not validated here: at the flush
+    check(caught)
+    with pytest.raises(ValidationError) as caught:
+        Memory.model_validate(row)
+    check(caught)
+    with pytest.raises(ValidationError) as caught:
+        store.insert_many(Memory, [MEMORY, row])
+    check(caught)
+    assert count(store, Memory) == 0
+
+
+class Opaque:
+    pass
+
+
+NOT_JSON = {
+    "datetime": datetime(2026, 1, 1),
+    "bytes": b"\x00\x01",
+    "set": {1, 2},
+    "Opaque": Opaque(),
+}
+
+
+@pytest.mark.parametrize("kind", NOT_JSON)
+def test_a_value_json_cannot_hold_is_refused_naming_the_field(any_store: Store, kind: str) -> None:
+    bad = NOT_JSON[kind]
+    refuse_on_every_path(
+        any_store,
+        {"context": {"ok": 1, "deep": [0, {"x": bad}]}},
+        f"JSON cannot hold a value of type {kind}, found at ['deep'][1]['x']",
+    )
+    refuse_on_every_path(any_store, {"tags": ["ok", bad]}, f"a value of type {kind}")
+
+
+def nested(depth: int) -> list[Any]:
+    """A list holding a list ... ``depth`` arrays in all, the innermost holding 1."""
+    value: list[Any] = [1]
+    for _ in range(depth - 1):
+        value = [value]
+    return value
+
+
+def test_json_nested_too_deep_is_refused_with_a_plain_message(any_store: Store) -> None:
+    too_deep = f"nested deeper than {MAX_JSON_DEPTH} levels"
+    assert MAX_JSON_DEPTH == 100  # the limit the docstrings give
+    # 3,000 levels: the encoder's recursion failed, and so did printing the error.
+    refuse_on_every_path(any_store, {"tags": nested(3000)}, too_deep)
+    refuse_on_every_path(any_store, {"context": {"a": nested(MAX_JSON_DEPTH)}}, too_deep)
+    # The limit itself is kept, and reads back as it was, through each path.
+    deepest = nested(MAX_JSON_DEPTH)
+    with any_store.session() as session:
+        session.add(Memory(**MEMORY, tags=deepest))
+        session.add(Memory.model_validate({**MEMORY, "tags": deepest}))
+    any_store.insert_many(Memory, [{**MEMORY, "tags": deepest}])
+    with any_store.session(readonly=True) as session:
+        assert session.exec(select(Memory.tags)).scalars().all() == [deepest] * 3
+
+
+# Each is 0001-01-01 00:00 UTC less a second or more, or 9999-12-31 23:59:59.999999 UTC plus.
+NO_UTC_FORM = [
+    datetime(1, 1, 1, 0, 0, tzinfo=timezone(timedelta(hours=9))),
+    "0001-01-01T08:59:59+09:00",  # parsed by Pydantic, then refused
+    datetime(9999, 12, 31, 23, 30, tzinfo=timezone(timedelta(hours=-5))),
+]
+
+
+def test_a_datetime_without_a_utc_form_is_refused_and_the_extremes_are_kept(
+    any_store: Store,
+) -> None:
+    outside = "outside years 1 to 9999 once converted to UTC"
+    for when in NO_UTC_FORM:
+        refuse_on_every_path(any_store, {"expires_at": when}, outside)
+        refuse_on_every_path(any_store, {"created_at": when}, outside)
+    first = datetime(1, 1, 1, 9, 0, tzinfo=timezone(timedelta(hours=9)))  # 00:00 UTC
+    last = datetime(9999, 12, 31, 23, 59, 59, 999999)  # naive: taken to be UTC
+    with any_store.session() as session:
+        session.add(Memory(**MEMORY, expires_at=first, accessed_at=last))
+    any_store.insert_many(Memory, [{**MEMORY, "expires_at": first, "accessed_at": last}])
+    with any_store.session(readonly=True) as session:
+        rows = session.exec(select(Memory.expires_at, Memory.accessed_at)).all()
+    assert [tuple(row) for row in rows] == [(first, last.replace(tzinfo=UTC))] * 2
