@@ -28,6 +28,18 @@ def store(tmp_path: Path) -> Iterator[Store]:
         yield s
 
 
+@pytest.fixture(params=["sqlite", "postgresql"])
+def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
+    """A fresh, initialised store on each back end: a file, then a new PostgreSQL database."""
+    if request.param == "postgresql":
+        opened = Store(url=request.getfixturevalue("postgres_url"))
+    else:
+        opened = Store(tmp_path / "tmws.db")
+    with opened as store:
+        store.init()
+        yield store
+
+
 @pytest.fixture
 def ref42_copy(tmp_path: Path) -> Path:
     """A temp copy of the complete 42-table TMWS reference database."""

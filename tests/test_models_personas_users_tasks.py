@@ -15,10 +15,9 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import inspect
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, create_engine, select
 
-from tmws_store import Store
+from tmws_store import CheckViolationError, Store, UniqueViolationError
 from tmws_store.models._base import TMWSModel
 from tmws_store.models.agents import Agent
 from tmws_store.models.personas import Persona, PersonaRole, PersonaType
@@ -256,7 +255,7 @@ def test_token_consumption_key_is_agent_and_hour(filled) -> None:
     with store.session(readonly=True) as session:
         row = session.get(TokenConsumption, (agent_id, "2026010203"))
         assert row is not None and row.consumption_count == 1500
-    with pytest.raises(IntegrityError), store.session() as session:
+    with pytest.raises(UniqueViolationError), store.session() as session:
         session.add(TokenConsumption(agent_id=agent_id, window_hour="2026010203"))
     assert count(store.path, "token_consumption") == 2
 
@@ -436,7 +435,7 @@ def test_completion_before_start_is_refused_by_sqlite(store: Store) -> None:
     # The one CHECK spanning two columns has no Pydantic mirror: SQLite refuses the row.
     start = datetime(2026, 1, 1, 12, tzinfo=UTC)
     task = Task(title="t", description="d", started_at=start, completed_at=start - timedelta(1))
-    with pytest.raises(IntegrityError, match="completion_after_start"), store.session() as s:
+    with pytest.raises(CheckViolationError, match="completion_after_start"), store.session() as s:
         s.add(task)
     assert count(store.path, "tasks") == 0
 

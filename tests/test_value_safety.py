@@ -9,8 +9,7 @@
 """
 
 import asyncio
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 from typing import Any, get_args, get_origin
 
 import pytest
@@ -24,27 +23,11 @@ from tmws_store.types import JSONValue
 
 from .helpers import REF42, copy_reference
 
-BACKENDS = ["sqlite", "postgresql"]
 NON_FINITE = [float("nan"), float("inf"), float("-inf")]
 MODELS = sorted(
     (m.class_ for m in TMWSModel._sa_registry.mappers),  # type: ignore[attr-defined]
     key=lambda cls: cls.__tablename__,
 )
-
-
-def open_store(target: str) -> Store:
-    return Store(url=target) if "://" in target else Store(target)
-
-
-@pytest.fixture(params=BACKENDS)
-def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A fresh, initialised store on each back end (as in test_backends.py)."""
-    target = str(tmp_path / "tmws.db")
-    if request.param == "postgresql":
-        target = request.getfixturevalue("postgres_url")
-    with open_store(target) as store:
-        store.init()
-        yield store
 
 
 def count(store: Store, model: type[TMWSModel]) -> int:

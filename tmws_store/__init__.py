@@ -16,16 +16,21 @@ from typing import TYPE_CHECKING, Any
 
 from . import errors
 from .errors import (
+    CheckViolationError,
+    ConstraintError,
     CopyError,
     DatabaseLockedError,
     ForeignDatabaseError,
+    ForeignKeyViolationError,
     MigrationError,
     NewerSchemaError,
     NotADatabaseError,
+    NotNullViolationError,
     ReadOnlyStoreError,
     ServerUnavailableError,
     StorageFullError,
     StoreError,
+    UniqueViolationError,
     UnsupportedURLError,
 )
 from .paths import Location, ServerLocation

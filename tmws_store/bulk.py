@@ -19,7 +19,7 @@ from sqlalchemy.dialects import sqlite
 
 from .models import TMWSModel
 from .models._base import VALUE_CONFIG, per_model, value_annotation
-from .types import HexUUID, JSONValue, StrEnumType, UTCDateTime, json_text
+from .types import HexUUID, JSONValue, StrEnumType, UTCDateTime, as_utc, json_text
 
 __all__ = ["insert_many"]
 
@@ -47,7 +47,7 @@ def _datetime_text(value: datetime | None) -> str | None:
     if value is None:
         return None
     if value.tzinfo is not None and value.tzinfo is not UTC:
-        value = value.astimezone(UTC)
+        value = as_utc(value)
     # isoformat is much faster than strftime; its first 26 characters leave out a "+00:00"
     # (the year always has four digits).
     return value.isoformat(" ", timespec="microseconds")[:26]

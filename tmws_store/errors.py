@@ -3,23 +3,30 @@
 Each message names the store (the file, or the PostgreSQL URL without its password) and the
 table or column where there is one, says what was found and what to do. Whenever one of these
 is raised at start-up, the store was left as it was. Invalid data raises Pydantic's
-``ValidationError`` instead, naming the model and field. Each back end turns its driver's
-errors into these in one function of its own (``backends``).
+``ValidationError`` instead, naming the model and field; a row that passes validation but
+breaks a constraint of the database (a duplicate key, say) raises a ``ConstraintError``.
+Each back end turns its driver's errors into these in one function of its own (``backends``).
 """
 
 from pathlib import Path
+from typing import ClassVar, Self
 
 __all__ = [
+    "CheckViolationError",
+    "ConstraintError",
     "CopyError",
     "DatabaseLockedError",
     "ForeignDatabaseError",
+    "ForeignKeyViolationError",
     "MigrationError",
     "NewerSchemaError",
     "NotADatabaseError",
+    "NotNullViolationError",
     "ReadOnlyStoreError",
     "ServerUnavailableError",
     "StorageFullError",
     "StoreError",
+    "UniqueViolationError",
     "UnsupportedURLError",
 ]
 
@@ -81,3 +88,89 @@ class UnsupportedURLError(StoreError):
 
 class CopyError(StoreError):
     """A copy between two stores that could not be finished; the destination was left as it was."""
+
+
+class ConstraintError(StoreError):
+    """The database refused a row for one of its constraints; the transaction was rolled back.
+
+    ``table`` and ``columns`` say where, as far as the database tells (SQLite does not name
+    the columns of a foreign key); ``constraint`` is the constraint's (or index's) name when
+    known. The message never holds the row's values nor the statement: they may be secrets.
+    """
+
+    # What the message calls the constraint, and what its failure means; set per subclass.
+    rule: ClassVar[str] = "a"
+    meaning: ClassVar[str] = "the database refused the row"
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        table: str | None = None,
+        columns: tuple[str, ...] = (),
+        constraint: str | None = None,
+        path: Path | str | None = None,
+    ) -> None:
+        super().__init__(message, path=path)
+        self.table = table
+        self.columns = columns
+        self.constraint = constraint
+
+    @classmethod
+    def refused(
+        cls,
+        *,
+        where: str,
+        doing: str,
+        table: str | None,
+        columns: tuple[str, ...] = (),
+        constraint: str | None = None,
+        path: Path | str | None = None,
+    ) -> Self:
+        """The error with the one message both back ends give: the store, table, columns and
+        constraint, never a value."""
+        if len(columns) == 1 and table:
+            on = f" on {table}.{columns[0]}"
+        elif table:
+            on = f" on {table}" + (f" ({', '.join(columns)})" if columns else "")
+        else:
+            on = ""
+        named = f" {constraint}" if constraint else ""
+        return cls(
+            f"{cls.rule} constraint{named}{on} refused a row while {doing} {where}: "
+            f"{cls.meaning}; the transaction was rolled back and nothing was written.",
+            table=table,
+            columns=columns,
+            constraint=constraint,
+            path=path,
+        )
+
+
+class UniqueViolationError(ConstraintError):
+    """Another row already holds the value of a unique column (or primary key)."""
+
+    rule: ClassVar[str] = "UNIQUE"
+    meaning: ClassVar[str] = "another row already holds the same value"
+
+
+class ForeignKeyViolationError(ConstraintError):
+    """A row refers to a row that does not exist, or a row still referred to was removed."""
+
+    rule: ClassVar[str] = "FOREIGN KEY"
+    meaning: ClassVar[str] = (
+        "the row refers to a row that does not exist, or a row still referred to was deleted"
+    )
+
+
+class NotNullViolationError(ConstraintError):
+    """A ``NOT NULL`` column was given NULL."""
+
+    rule: ClassVar[str] = "NOT NULL"
+    meaning: ClassVar[str] = "the column was given no value (NULL)"
+
+
+class CheckViolationError(ConstraintError):
+    """A row failed one of the table's ``CHECK`` constraints."""
+
+    rule: ClassVar[str] = "CHECK"
+    meaning: ClassVar[str] = "the row's values do not satisfy it"

@@ -23,6 +23,7 @@ from sqlalchemy.exc import DBAPIError
 from sqlmodel import Session
 
 from .backends import BackendName, backend_for
+from .errors import ConstraintError
 from .paths import Location, ServerLocation, resolve_location
 from .reports import InitReport
 
@@ -38,6 +39,13 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_BUSY_TIMEOUT", "Store"]
 
 DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a transaction waits for another process's write lock
+
+
+def _shown_cause(error: BaseException, exc: DBAPIError) -> BaseException | None:
+    """The driver's error, to be shown under ``error`` as its cause; None under a
+    ``ConstraintError``: the driver's text holds the statement and the row's values (a
+    password's hash, say). It stays reachable as ``error.__context__``."""
+    return None if isinstance(error, ConstraintError) else exc
 
 
 class Store:
@@ -138,7 +146,8 @@ class Store:
         try:
             return insert_many(self.engine, model, rows)
         except DBAPIError as exc:
-            raise self._translate(exc) from exc
+            error = self._translate(exc)
+            raise error from _shown_cause(error, exc)
 
     # --- engines and sessions -----------------------------------------------------------
 
@@ -176,7 +185,8 @@ class Store:
                 session.commit()
             except DBAPIError as exc:
                 session.rollback()
-                raise self._translate(exc, readonly=readonly) from exc
+                error = self._translate(exc, readonly=readonly)
+                raise error from _shown_cause(error, exc)
             except BaseException:
                 session.rollback()
                 raise
@@ -196,7 +206,8 @@ class Store:
                 await session.commit()
             except DBAPIError as exc:
                 await session.rollback()
-                raise self._translate(exc, readonly=readonly) from exc
+                error = self._translate(exc, readonly=readonly)
+                raise error from _shown_cause(error, exc)
             except BaseException:
                 await session.rollback()
                 raise

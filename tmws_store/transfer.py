@@ -39,7 +39,7 @@ from sqlalchemy import Column, Connection, MetaData, String, Table, bindparam, f
 from sqlalchemy.exc import DBAPIError, StatementError
 
 from .backends import CopySource, Translate, named_errors
-from .errors import CopyError, StoreError
+from .errors import ConstraintError, CopyError, StoreError
 from .reports import CopyReport
 from .types import StrEnumType
 
@@ -199,7 +199,9 @@ def copy_store(
     report = CopyReport(src_where, dst_where)
 
     def written(exc: DBAPIError) -> StoreError | None:  # errors that name the destination
-        return destination._backend.known_error(exc, "copying into")
+        found = destination._backend.known_error(exc, "copying into")
+        # A row the destination refuses is the copy's own CopyError, naming the table.
+        return None if isinstance(found, ConstraintError) else found
 
     try:
         # The source first: a source that is missing or not ours stops the copy before the

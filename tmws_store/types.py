@@ -4,7 +4,8 @@
   with no offset (TMWS's format); returned as timezone-aware UTC datetimes.
 - ``JSONDict`` / ``JSONList`` / ``JSONValue``: declared ``JSON``; stored as ``json.dumps``
   text. The dict and list flavours track in-place edits, so ``row.tags.append(x)`` is saved.
-  NaN and the infinities, which JSON cannot hold, are refused (``json_text``).
+  NaN and the infinities, which JSON cannot hold, are refused (``json_text``); models refuse
+  them earlier, with anything else ``json_text`` could not write (``json_problem``).
 - ``StrEnumType``: declared ``VARCHAR(n)``; stores an enum's values (or its member names,
   for the two ``workflows`` columns that TMWS stores that way). No CHECK constraint, as in
   TMWS; unknown values are refused on the way in, never written.
@@ -34,17 +35,19 @@ if TYPE_CHECKING:
     from sqlalchemy.sql.type_api import _BindProcessorType
 
 __all__ = [
+    "MAX_JSON_DEPTH",
     "HexUUID",
     "JSONDict",
     "JSONList",
     "JSONValue",
     "StrEnumType",
     "UTCDateTime",
+    "as_utc",
     "is_json_type",
+    "json_problem",
     "json_text",
     "new_hex_id",
     "new_id",
-    "non_finite_at",
     "utc_now",
 ]
 
@@ -89,6 +92,22 @@ def _on_postgres(dialect: Dialect) -> bool:
     return dialect.name == "postgresql"
 
 
+def as_utc(value: datetime) -> datetime:
+    """``value`` as an aware datetime in UTC; a naive one is taken to be UTC already.
+
+    Raises ``ValueError`` for an instant outside years 1 to 9999 in UTC, which a datetime
+    cannot hold: ``0001-01-01 00:00+09:00`` is still year 0 in UTC.
+    """
+    if value.tzinfo is None:
+        return value.replace(tzinfo=UTC)
+    try:
+        return value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError(
+            "the datetime falls outside years 1 to 9999 once converted to UTC, as it is stored"
+        ) from None
+
+
 class UTCDateTime(TypeDecorator[datetime]):
     """UTC text without offset on SQLite, ``timestamptz`` on PostgreSQL; aware UTC in Python.
 
@@ -107,7 +126,7 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         if not isinstance(value, datetime):
             raise TypeError(f"expected a datetime, got {type(value).__name__}: {value!r}")
-        moment = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        moment = as_utc(value)
         # timestamptz keeps the instant; SQLite's text keeps TMWS's offset-free format.
         return moment if _on_postgres(dialect) else moment.replace(tzinfo=None)
 
@@ -132,21 +151,50 @@ def json_text(value: Any) -> str:
     return _STRICT_JSON.encode(value)
 
 
-def non_finite_at(value: Any) -> tuple[Any, ...] | None:
-    """Where a JSON value holds NaN or an infinity (its keys and indexes), or None if nowhere.
+# Deepest nesting of arrays and objects a JSON value may have. The encoder recurses (3,000
+# levels exhaust Python's recursion limit, and so does printing the value in an error);
+# TMWS's own values are a few levels deep.
+MAX_JSON_DEPTH = 100
 
-    Iterative, so that a deeply nested value cannot exhaust the recursion limit.
+
+def _is_json_key(key: Any) -> bool:
+    """Whether ``json_text`` can write ``key`` as an object's key (it turns 1 into "1")."""
+    if isinstance(key, float):
+        return math.isfinite(key)
+    return key is None or isinstance(key, str | int)
+
+
+def json_problem(value: Any) -> tuple[tuple[Any, ...], str] | None:
+    """What in a JSON value ``json_text`` could not write, and where (its keys and indexes);
+    None if nothing.
+
+    NaN or an infinity; a value JSON has no type for (a datetime, bytes, a set, any other
+    object) or a key it cannot hold; arrays and objects nested deeper than ``MAX_JSON_DEPTH``
+    (reported at ``()``). Iterative, so that no value can exhaust the recursion limit here.
     """
     pending: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
     while pending:
         item, at = pending.pop()
+        if item is None or isinstance(item, str | int):  # bool is an int
+            continue
         if isinstance(item, float):
             if not math.isfinite(item):
-                return at
-        elif isinstance(item, dict):
-            pending.extend((inner, (*at, key)) for key, inner in item.items())
-        elif isinstance(item, list | tuple):
-            pending.extend((inner, (*at, index)) for index, inner in enumerate(item))
+                return at, "NaN or an infinity"
+        elif isinstance(item, dict | list | tuple):
+            if len(at) >= MAX_JSON_DEPTH:
+                return (), f"arrays and objects nested deeper than {MAX_JSON_DEPTH} levels"
+            if isinstance(item, dict):
+                for key, inner in item.items():
+                    if not _is_json_key(key):
+                        kind = type(key).__name__
+                        return at, "NaN or an infinity as a key" if kind == "float" else (
+                            f"a key of type {kind}"
+                        )
+                    pending.append((inner, (*at, key)))
+            else:
+                pending.extend((inner, (*at, index)) for index, inner in enumerate(item))
+        else:
+            return at, f"a value of type {type(item).__name__}"
     return None
 
 

@@ -27,18 +27,28 @@ from sqlalchemy import Boolean, Connection, Engine, Table, create_engine, text
 from sqlalchemy.engine import Dialect
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.compiler import compiles
-from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable
+from sqlalchemy.schema import (
+    ColumnCollectionConstraint,
+    CreateColumn,
+    CreateIndex,
+    CreateTable,
+)
 
 from .. import schema
 from ..errors import (
+    CheckViolationError,
+    ConstraintError,
     CopyError,
     DatabaseLockedError,
     ForeignDatabaseError,
+    ForeignKeyViolationError,
     NewerSchemaError,
+    NotNullViolationError,
     ReadOnlyStoreError,
     ServerUnavailableError,
     StorageFullError,
     StoreError,
+    UniqueViolationError,
 )
 from ..paths import ServerLocation
 from ..reports import InitAction, InitReport, StatusReport, VerifyReport
@@ -170,6 +180,72 @@ def _connection_refused(exc: DBAPIError, where: str, doing: str) -> StoreError |
     )
 
 
+# Integrity constraint violations (class 23), by SQLSTATE; others of the class (an exclusion
+# constraint, say: the schema has none) are a plain ConstraintError.
+_CONSTRAINT_ERRORS: dict[str, type[ConstraintError]] = {
+    "23505": UniqueViolationError,
+    "23503": ForeignKeyViolationError,
+    "23502": NotNullViolationError,
+    "23514": CheckViolationError,
+}
+
+
+def _default_constraint_name(table: str, kind: str, columns: tuple[str, ...]) -> str | None:
+    """The name PostgreSQL gives an unnamed constraint of ``table`` (short names only)."""
+    suffix = {
+        "PrimaryKeyConstraint": "pkey",
+        "UniqueConstraint": "key",
+        "ForeignKeyConstraint": "fkey",
+    }.get(kind)
+    if suffix is None:
+        return None
+    if suffix == "pkey":
+        return f"{table}_pkey"
+    return f"{table}_{'_'.join(columns)}_{suffix}"
+
+
+def _constraint_columns(table_name: str | None, constraint: str | None) -> tuple[str, ...]:
+    """The columns of one of our tables' unique indexes or constraints, found by the name the
+    server reported; () when unknown.
+
+    Read from the models rather than from the server's message, whose DETAIL line shows the
+    row's values. A name PostgreSQL shortened (past 63 characters) is not found.
+    """
+    from ..models import TMWSModel
+
+    table = TMWSModel.metadata.tables.get(table_name or "")
+    if table is None or not constraint:
+        return ()
+    for index in table.indexes:
+        if index.name == constraint:
+            return tuple(str(column.name) for column in index.columns)
+    for item in table.constraints:
+        if not isinstance(item, ColumnCollectionConstraint):
+            continue
+        columns = tuple(str(column.name) for column in item.columns)
+        named = item.name or _default_constraint_name(table.name, type(item).__name__, columns)
+        if named == constraint:
+            return columns
+    return ()
+
+
+def _constraint_error(exc: DBAPIError, where: str, doing: str) -> ConstraintError | None:
+    """The ``ConstraintError`` for an integrity violation, from the error's diagnostics (table,
+    column, constraint), never from its text, which shows the row's values; else None."""
+    state = getattr(exc.orig, "sqlstate", None) or ""
+    if not state.startswith("23"):
+        return None
+    diag = getattr(exc.orig, "diag", None)
+    table = getattr(diag, "table_name", None)
+    column = getattr(diag, "column_name", None)
+    constraint = getattr(diag, "constraint_name", None)
+    columns = (column,) if column else _constraint_columns(table, constraint)
+    kind = _CONSTRAINT_ERRORS.get(state, ConstraintError)
+    return kind.refused(
+        where=where, doing=doing, table=table, columns=columns, constraint=constraint
+    )
+
+
 def from_postgres(exc: DBAPIError, location: ServerLocation, doing: str) -> BaseException:
     """The tmws_store error for a PostgreSQL error met while ``doing``, else ``exc`` itself.
 
@@ -177,6 +253,9 @@ def from_postgres(exc: DBAPIError, location: ServerLocation, doing: str) -> Base
     """
     where = location.shown
     state = getattr(exc.orig, "sqlstate", None) or ""
+    refused = _constraint_error(exc, where, doing)
+    if refused is not None:
+        return refused
     if state == "55P03":  # lock_not_available: lock_timeout ran out
         return DatabaseLockedError(
             f"another session held a lock on {where} for longer than the busy timeout while "

@@ -12,6 +12,7 @@ out at the end of each model with the helpers below instead of coming from a mix
 
 import enum
 from collections.abc import Callable
+from datetime import datetime
 from functools import cache
 from typing import TYPE_CHECKING, Annotated, Any, ClassVar, TypeVar
 
@@ -33,25 +34,28 @@ from ..types import (
     JSONList,
     StrEnumType,
     UTCDateTime,
+    as_utc,
     is_json_type,
+    json_problem,
     new_id,
-    non_finite_at,
     utc_now,
 )
 
 __all__ = [
     "VALUE_CONFIG",
     "TMWSModel",
+    "column_checks",
     "created_at_field",
     "dict_field",
     "enum_field",
-    "finite_json",
     "id_field",
     "json_fields",
     "list_field",
     "metadata_field",
     "per_model",
     "relationship",
+    "storable_datetime",
+    "storable_json",
     "updated_at_field",
     "validate_instance",
     "value_annotation",
@@ -62,21 +66,38 @@ __all__ = [
 # NaN and the infinities: SQLite stores a NaN float as NULL (a NOT NULL column then fails at
 # the write with a raw IntegrityError), and JSON has no spelling for any of them (json.dumps
 # writes ``NaN``, which PostgreSQL refuses). Every float field and every JSON field of every
-# model refuses them when validated, through the two rules below: the same rules on each
-# path (``model_validate``, the check before each flush, and ``insert_many``).
+# model refuses them when validated, through the rules below: the same rules on each path
+# (``model_validate``, the check before each flush, and ``insert_many``). The same rules
+# refuse the other values that would pass validation and then fail at the write: in JSON,
+# what json.dumps cannot write (a datetime, bytes, a set; nesting deeper than
+# ``MAX_JSON_DEPTH``); in a datetime column, an instant that has no UTC form to be stored in.
 
 # Pydantic settings of every model, and of the field-by-field validators built from them.
-VALUE_CONFIG = ConfigDict(allow_inf_nan=False)
+# ``extra="forbid"``: a misspelled key ("tagz") is an "extra_forbidden" error naming it, not a
+# value silently dropped (model_validate and insert_many; the constructor: see _known_keys).
+VALUE_CONFIG = ConfigDict(allow_inf_nan=False, extra="forbid")
 
 
-def finite_json(value: Any) -> Any:
-    """A JSON field's value, unchanged; raises if NaN or an infinity is anywhere inside it."""
-    at = non_finite_at(value)
-    if at is not None:
+def storable_json(value: Any) -> Any:
+    """A JSON field's value, unchanged; raises if ``json_text`` could not write it.
+
+    NaN or an infinity anywhere inside, a value JSON has no type for, or nesting deeper than
+    ``MAX_JSON_DEPTH`` (see ``json_problem``).
+    """
+    problem = json_problem(value)
+    if problem is not None:
         # A ValueError (Pydantic's "value_error"), which validate_instance can pass on as it is.
+        at, what = problem
         path = "".join(f"[{step!r}]" for step in at)
         where = f", found at {path}" if path else ""
-        raise ValueError(f"JSON cannot hold NaN or an infinity{where}")
+        raise ValueError(f"JSON cannot hold {what}{where}")
+    return value
+
+
+def storable_datetime(value: Any) -> Any:
+    """A datetime field's value, unchanged; raises if it has no UTC form (``as_utc``)."""
+    if isinstance(value, datetime):
+        as_utc(value)
     return value
 
 
@@ -93,13 +114,14 @@ class TMWSModel(SQLModel, registry=registry()):
 
     @field_validator("*")
     @classmethod
-    def _json_is_finite(cls, value: Any, info: ValidationInfo) -> Any:
+    def _storable(cls, value: Any, info: ValidationInfo) -> Any:
         # For model_validate; the other paths build their validators with value_annotation.
-        if info.field_name in json_fields(cls):
-            return finite_json(value)
-        return value
+        check = column_checks(cls).get(info.field_name or "")
+        return value if check is None else check(value)
 
 
+# Per model, filled on first use (a plain dict: type checkers take a model class for an
+# unhashable model instance in functools.cache's signature).
 _T = TypeVar("_T")
 
 
@@ -113,26 +135,41 @@ def per_model(function: "Callable[[type[TMWSModel]], _T]") -> "Callable[[type[TM
 
 
 @per_model
-def json_fields(model: type[TMWSModel]) -> frozenset[str]:
-    """The attribute names (``metadata_json``, not ``metadata``) of the model's JSON columns.
+def column_checks(model: type[TMWSModel]) -> dict[str, Callable[[Any], Any]]:
+    """Per attribute, the check its column's type needs beyond the field's annotation:
+    ``storable_json`` for JSON columns, ``storable_datetime`` for ``UTCDateTime`` ones.
 
     Read from the mapped columns, not from the fields' ``sa_type``, which SQLModel keeps in a
     different place from one version to the next.
     """
     mapper = inspect(model, raiseerr=False)
     if mapper is None:
-        return frozenset()  # not a table: no columns
-    return frozenset(prop.key for prop in mapper.column_attrs if is_json_type(prop.columns[0].type))
+        return {}  # not a table: no columns
+    checks: dict[str, Callable[[Any], Any]] = {}
+    for prop in mapper.column_attrs:
+        column_type = prop.columns[0].type
+        if is_json_type(column_type):
+            checks[prop.key] = storable_json
+        elif isinstance(column_type, UTCDateTime):
+            checks[prop.key] = storable_datetime
+    return checks
+
+
+@per_model
+def json_fields(model: type[TMWSModel]) -> frozenset[str]:
+    """The attribute names (``metadata_json``, not ``metadata``) of the model's JSON columns."""
+    return frozenset(name for name, check in column_checks(model).items() if check is storable_json)
 
 
 def value_annotation(model: type[TMWSModel], name: str) -> Any:
-    """A field's annotation with its constraints, and for a JSON field the NaN check.
+    """A field's annotation with its constraints and its column's check (``column_checks``).
 
     For validating one field (or a plain Pydantic copy of a model) with ``VALUE_CONFIG``.
     """
     annotation = model.model_fields[name].rebuild_annotation()
-    if name in json_fields(model):
-        return Annotated[annotation, AfterValidator(finite_json)]
+    check = column_checks(model).get(name)
+    if check is not None:
+        return Annotated[annotation, AfterValidator(check)]
     return annotation
 
 
@@ -302,5 +339,30 @@ def _validate_before_write(mapper: Any, connection: Any, target: TMWSModel) -> N
     validate_instance(target)
 
 
+@per_model
+def _known_keys(model: type[TMWSModel]) -> frozenset[str]:
+    """What the constructor takes: the fields (and their aliases) and the relationships."""
+    fields = model.model_fields
+    aliases = {field.alias for field in fields.values() if field.alias}
+    return frozenset({*fields, *aliases, *model.__sqlmodel_relationships__})
+
+
+def _refuse_unknown_keys(target: TMWSModel, args: Any, kwargs: dict[str, Any]) -> None:
+    """Raise for a constructor keyword that is neither a field nor a relationship.
+
+    SQLModel's constructor of a table model skips Pydantic, and with it ``extra="forbid"``:
+    ``Memory(tagz=[...])`` would drop the tags without a word. Only a user's own call
+    runs this (SQLAlchemy's "init" event): loading rows from the database does not.
+    """
+    model = type(target)
+    unknown = sorted(kwargs.keys() - _known_keys(model))
+    if unknown:
+        errors: list[InitErrorDetails] = [
+            {"type": "extra_forbidden", "loc": (key,), "input": kwargs[key]} for key in unknown
+        ]
+        raise ValidationError.from_exception_data(model.__name__, errors)
+
+
 event.listen(TMWSModel, "before_insert", _validate_before_write, propagate=True)
 event.listen(TMWSModel, "before_update", _validate_before_write, propagate=True)
+event.listen(TMWSModel, "init", _refuse_unknown_keys, propagate=True)

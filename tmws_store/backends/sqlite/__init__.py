@@ -75,7 +75,7 @@ class SQLiteBackend(Backend):
                 "Write in a session opened without readonly=True.",
                 path=self.path,
             )
-        return from_sqlite(exc.orig, self.path, doing) or exc
+        return from_sqlite(exc.orig, self.path, doing, statement=exc.statement) or exc
 
     def initialise(self) -> InitReport:
         from .startup import initialise

@@ -12,11 +12,16 @@ from functools import cache
 from pathlib import Path
 
 from ...errors import (
+    CheckViolationError,
+    ConstraintError,
     DatabaseLockedError,
+    ForeignKeyViolationError,
     NotADatabaseError,
+    NotNullViolationError,
     ReadOnlyStoreError,
     StorageFullError,
     StoreError,
+    UniqueViolationError,
 )
 from ...schema import create_statements
 
@@ -111,13 +116,72 @@ def foreign_triggers_and_views(con: sqlite3.Connection) -> list[str]:
     ]
 
 
-def from_sqlite(exc: BaseException | None, path: Path | str, doing: str) -> StoreError | None:
+# SQLite's extended result codes of constraint failures, by the error each one raises. Any
+# other SQLITE_CONSTRAINT_* (a trigger's RAISE, say) is a plain ConstraintError.
+_CONSTRAINT_ERRORS: dict[str, type[ConstraintError]] = {
+    "SQLITE_CONSTRAINT_UNIQUE": UniqueViolationError,
+    "SQLITE_CONSTRAINT_PRIMARYKEY": UniqueViolationError,
+    "SQLITE_CONSTRAINT_FOREIGNKEY": ForeignKeyViolationError,
+    "SQLITE_CONSTRAINT_NOTNULL": NotNullViolationError,
+    "SQLITE_CONSTRAINT_CHECK": CheckViolationError,
+}
+# What SQLite's message says after the constraint, which never holds a value: the failing
+# columns as ``table.column, table.column`` (UNIQUE, NOT NULL), ``index 'name'`` for a unique
+# index on expressions, or the name of a CHECK constraint.
+_FAILED_ON = re.compile(r"(?:UNIQUE|NOT NULL|CHECK) constraint failed: (.+)")
+_COLUMN = re.compile(r"(\w+)\.(\w+)")
+_INDEX = re.compile(r"index '(\w+)'")
+# The table a statement writes to, for failures whose message names none (FOREIGN KEY, CHECK).
+_WRITTEN_TABLE = re.compile(
+    r'\s*(?:INSERT(?:\s+OR\s+\w+)?\s+INTO|UPDATE(?:\s+OR\s+\w+)?|DELETE\s+FROM)\s+"?(\w+)', re.I
+)
+
+
+def _constraint_error(
+    exc: BaseException, name: str, path: Path | str, doing: str, statement: str | None
+) -> ConstraintError:
+    """The ``ConstraintError`` for a failed constraint: table and columns, never values.
+
+    Only the part of SQLite's message that names the constraint is read (see _FAILED_ON).
+    """
+    kind = _CONSTRAINT_ERRORS.get(name, ConstraintError)
+    failed = _FAILED_ON.match(str(exc))
+    on = failed[1] if failed else ""
+    written = _WRITTEN_TABLE.match(statement or "")
+    table = written[1] if written else None
+    columns: list[str] = []
+    constraint = None
+    if kind is CheckViolationError:
+        constraint = on or None  # the constraint's name; the table comes from the statement
+    elif index := _INDEX.fullmatch(on):
+        constraint = index[1]
+    else:
+        for column in _COLUMN.finditer(on):
+            table = column[1]
+            columns.append(column[2])
+    return kind.refused(
+        where=str(path),
+        doing=doing,
+        table=table,
+        columns=tuple(columns),
+        constraint=constraint,
+        path=path,
+    )
+
+
+def from_sqlite(
+    exc: BaseException | None, path: Path | str, doing: str, *, statement: str | None = None
+) -> StoreError | None:
     """The tmws_store error for a sqlite3 error met while ``doing`` something, or None.
 
     Classified by SQLite's own error name (``sqlite_errorname``), never by message text.
+    ``statement``, the SQL that failed, names the table of a failed constraint where SQLite's
+    message does not.
     """
     name = getattr(exc, "sqlite_errorname", "") or ""
     where = f"{doing} {path}"
+    if exc is not None and name.startswith("SQLITE_CONSTRAINT"):
+        return _constraint_error(exc, name, path, doing, statement)
     if name == "SQLITE_NOTADB":
         return NotADatabaseError(
             f"{path} is not a SQLite database (or is encrypted or corrupt); tmws_store left it "
