@@ -460,7 +460,7 @@ def test_verify_compares_the_schema_with_the_models_and_writes_nothing(
     assert main(["verify", "--db", postgres_url]) == 1
     out = capsys.readouterr().out.splitlines()
     assert out == [
-        f"{postgres_url}: 2 problem(s)",
+        f"{postgres_url}: 2 problems",
         "missing column memories.summary",
         "missing index ix_memories_agent_id",
     ]
@@ -490,7 +490,7 @@ def test_the_command_line_takes_a_postgresql_url(postgres_url: str, capsys) -> N
     assert f"schema version: {SCHEMA_VERSION}\n" in captured.out
     assert "size:" not in captured.out  # file facts only for a file
     assert "sekrit" not in captured.out + captured.err
-    assert main(["backup", "--db", with_password]) == 1  # file-only: one clear line
+    assert main(["backup", "--db", with_password]) == 2  # file-only: one clear line
     captured = capsys.readouterr()
     assert captured.err.startswith("tmws-store backup: ") and "PostgreSQL store" in captured.err
     assert "sekrit" not in captured.out + captured.err

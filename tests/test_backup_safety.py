@@ -259,7 +259,7 @@ def test_a_file_made_at_the_chosen_name_meanwhile_is_kept(
     with chosen.open("x") as other:  # another program's file appears at that name
         other.write("keep me")
     out, err = children[0].communicate("go\n", timeout=120)
-    assert children[0].returncode == 1 and out == ""
+    assert children[0].returncode == 2 and out == ""
     assert err.startswith("tmws-store backup: ") and "already exists" in err
     assert chosen.read_text() == "keep me"
     assert partials(tmp_path) == []

@@ -1,5 +1,8 @@
 """The tmws-store command: each subcommand, --db, --json, exit statuses and one-line errors.
 
+How it behaves as a Unix tool (--quiet, --json errors, pipes, progress bars, counts in
+words, status --tables) is in test_cli_behaviour.py.
+
 Most tests call ``main([...])`` in-process and read its output with ``capsys``; a few run
 ``python -m tmws_store`` in a subprocess, to see exactly what a user's terminal gets.
 The conftest points HOME and TMWS_HOME at temp dirs for every test.
@@ -247,7 +250,7 @@ def test_backup_copies_an_old_file_as_it_is(capsys, ref34_copy: Path) -> None:
 
 def test_backup_of_a_missing_file_creates_nothing(capsys, tmp_path: Path) -> None:
     db = tmp_path / "missing.db"
-    assert main(["backup", "--db", str(db)]) == 1
+    assert main(["backup", "--db", str(db)]) == 2  # an error, not a finding
     assert "nothing to back up" in capsys.readouterr().err
     assert list(tmp_path.iterdir()) == []
 
@@ -264,8 +267,9 @@ def test_backup_draws_a_progress_bar_only_on_a_terminal(capsys, monkeypatch, tmp
     terminal = FakeTerminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     assert main(["backup", str(tmp_path / "copy.db"), "--db", str(db)]) == 0
-    drawn = terminal.getvalue()
-    assert drawn.startswith("\rbackup [") and drawn.endswith("] 100%\n")
+    drawn = terminal.getvalue()  # tqdm's bar: label, percentage, rate
+    assert drawn.startswith("\rbackup:   0%|") and drawn.endswith(" pages/s]\n")
+    assert "\rbackup: 100%|" in drawn
 
 
 def test_list_backups_skips_side_files_and_other_names(tmp_path: Path) -> None:
@@ -295,13 +299,13 @@ def test_errors_are_one_line_without_traceback(tmp_path: Path, make, words) -> N
     target = tmp_path / "thing.db"
     make(target)
     result = run("init", "--db", str(target))
-    assert result.returncode == 1
+    assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("tmws-store init: ") and words in result.stderr
     for command in ("status", "verify", "backup"):
         other = run(command, "--db", str(target))
-        assert other.returncode == 1 and other.stderr.count("\n") == 1, other.stderr
+        assert other.returncode == 2 and other.stderr.count("\n") == 1, other.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["thing.db"]  # nothing made
 
 
@@ -310,7 +314,7 @@ def test_backup_refuses_to_overwrite(tmp_path: Path) -> None:
     taken = tmp_path / "taken.db"
     taken.write_text("keep me")
     result = run("backup", str(taken), "--db", str(db))
-    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "already exists" in result.stderr
     assert taken.read_text() == "keep me"
 

@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from tmws_store import DatabaseLockedError, Memory, Store
+from tmws_store import SCHEMA_VERSION, DatabaseLockedError, Memory, Store
 
 from ._procs import Workers, model_table_names
 from .helpers import REF34, all_rows, copy_reference
@@ -33,7 +33,8 @@ for round_, path in enumerate(json.loads((SYNC / "paths.json").read_text())):
     try:
         done = Store(path).init()
         report(f"round{round_}", {"ok": True, "action": done.action,
-                                  "backup": str(done.backup) if done.backup else None})
+                                  "backup": str(done.backup) if done.backup else None,
+                                  "migrations_run": list(done.migrations_run)})
     except Exception as exc:
         report(f"round{round_}", {"ok": False, "error": repr(exc)})
 """
@@ -80,7 +81,12 @@ def test_eight_processes_adopt_the_same_tmws_file_at_once(tmp_path: Path) -> Non
         workers.release(f"round{r}")
         results = workers.results(f"round{r}")
         assert all(res["ok"] for res in results), results
-        assert sorted(res["action"] for res in results) == ["adopted"] + ["current"] * 7
+        actions = sorted(res["action"] for res in results)
+        assert actions.count("adopted") == 1, actions  # exactly one adopts...
+        assert set(actions) <= {"adopted", "current", "upgraded"}, actions
+        ran = [res["migrations_run"] for res in results if res["migrations_run"]]
+        assert ran == [[SCHEMA_VERSION]], results  # ...and the chain's step runs once
+
         backups = list(path.parent.glob("tmws-2.4.18-prefix-34-tables.db.backup-*"))
         assert len(backups) == 1, backups
         assert [res["backup"] for res in results if res["backup"]] == [str(backups[0])]

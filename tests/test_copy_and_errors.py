@@ -95,7 +95,7 @@ def test_a_missing_source_is_an_error_and_nothing_is_created(
     missing, out = tmp_path / "nonexist.db", tmp_path / "out.db"
     with pytest.raises(NotADatabaseError, match=f"{missing} does not exist"):
         copy(missing, out)
-    assert main(["copy", "--from", str(missing), "--to", str(out)]) == 1  # an error, one line
+    assert main(["copy", "--from", str(missing), "--to", str(out)]) == 2  # an error, one line
     printed = capsys.readouterr()
     assert printed.out == "" and printed.err.count("\n") == 1
     assert f"{missing} does not exist" in printed.err
@@ -288,7 +288,7 @@ def test_a_backup_to_a_full_disk_names_the_backup(
     )
     assert full.value.path == dest and os.listdir(point) == []
 
-    assert main(["backup", str(dest), "--db", str(source)]) == 1
+    assert main(["backup", str(dest), "--db", str(source)]) == 2
     err = capsys.readouterr().err
     assert err.startswith(
         f"tmws-store backup: the disk is full (or over a file size limit) "

@@ -217,7 +217,7 @@ def test_a_file_cut_short_raises_not_a_database(make, tmp_path: Path) -> None:
         text=True,
         timeout=60,
     )
-    assert result.returncode == 1 and result.stdout == ""
+    assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"tmws-store init: {path} is damaged (")
     assert state(path) == before

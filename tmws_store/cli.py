@@ -3,15 +3,39 @@
     tmws-store path           where the database is, and why
     tmws-store init           create or complete it; prints what was done
     tmws-store status         tables, schema version, size, journal mode, permissions, backups
+                              (``--tables``: the rows of each table too)
     tmws-store verify         read-only check; exits 1 when anything is missing or wrong
     tmws-store backup [DEST]  a consistent copy (beside the file unless DEST is given)
     tmws-store copy --from A --to B   every row of store A into the empty store B, checked
 
-Every command takes ``--db PATH`` or ``--db URL`` (default: where ``Store()`` looks) and
-``--json``, before or after the command name; ``copy`` names its two stores itself. Exit
-status: 0 when all is well; 1 when the file is missing (``status``, ``backup``), has problems
-(``verify``) or cannot be used (an error: one line on stderr, no traceback); 2 for bad usage
-(also one line). ``status`` and ``backup`` read SQLite files only.
+Every command takes ``--db PATH`` or ``--db URL`` (default: where ``Store()`` looks),
+``--json`` and ``--quiet``, before or after the command name; ``copy`` names its two stores
+itself and refuses ``--db`` (a usage error). ``backup`` reads SQLite files only.
+
+Exit status:
+
+- 0: all is well.
+- 1: the command ran, and what it found is not all well: ``verify``'s problems, or no
+  database for ``status`` (a finding, printed on stdout like any other, not an error:
+  nothing failed, and nothing was created).
+- 2: bad usage, or the store could not be opened or was refused (any ``StoreError``, or
+  the system refusing a file): one line on stderr, no traceback, nothing written.
+- 130: interrupted (Ctrl-C).
+- 141: stdout was closed early (``| head``). The command stops without a word, and with the
+  status a shell reports for a Unix tool that SIGPIPE ended (128 + 13), so that it cannot
+  be taken for ``verify``'s 1.
+
+``--json`` holds for errors too: instead of the line on stderr, stdout gets one object
+``{"error": {"type": CLASS, "message": MESSAGE}}``, with the same exit status (``type`` is
+``UsageError`` for bad usage; ``MESSAGE`` is the line without its ``tmws-store CMD:``). A
+usage error is shown so whenever ``--json`` (or a prefix argparse accepts, such as ``--js``)
+is among the arguments before any ``--``: the parser stopped at the error, so the arguments
+are read as they were typed.
+
+``--quiet`` (``-q``) prints nothing when the command succeeds (exit 0), in text or JSON,
+and draws no progress bar. What is not success is printed all the same: ``verify``'s
+problems, a missing database, an error. Progress bars (tqdm: step, rate, time left) are
+drawn on stderr only when it is a terminal.
 
 Each command is a function taking the ``Store`` and the parsed arguments and returning a
 ``Result``: the JSON data, the text for people, and the exit status. ``main`` prints one or
@@ -19,15 +43,19 @@ the other, so ``--json`` and the text always say the same thing.
 """
 
 import argparse
+import contextlib
+import itertools
 import json
 import os
+import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, NoReturn
+from typing import Any, BinaryIO, NoReturn, TextIO
 
 from .errors import StoreError
 from .paths import mask_url
+from .reports import CopyReport, InitReport
 from .schema import table_names
 from .store import Store
 
@@ -56,6 +84,11 @@ def _plain(record: Any) -> dict[str, Any]:
     return plain
 
 
+def _count(number: int, noun: str, plural: str = "") -> str:
+    """``1 table``, ``2 tables``, ``100,000 rows``: a number of things, for people."""
+    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
+
+
 # --- the commands -----------------------------------------------------------------------
 
 
@@ -64,10 +97,40 @@ def cmd_path(store: Store, args: argparse.Namespace) -> Result:
     return Result(store.location.as_dict(), store.location.describe())
 
 
+def _init_text(report: InitReport) -> str:
+    """``InitReport.summary()``, its counts in words ("1 table created", "2 indexes")."""
+    where = report.path if report.path is not None else report.url
+    parts = [f"{where}: {report.action}, schema version {report.schema_version}"]
+    if report.tables_created:
+        parts.append(f"{_count(len(report.tables_created), 'table')} created")
+    if report.columns_added:
+        parts.append(f"columns added: {', '.join(report.columns_added)}")
+    if report.indexes_created:
+        parts.append(f"{_count(len(report.indexes_created), 'index', 'indexes')} created")
+    if report.migrations_run:
+        parts.append(f"migrations run: {', '.join(map(str, report.migrations_run))}")
+    if report.backup:
+        parts.append(f"backup: {report.backup}")
+    return "; ".join(parts)
+
+
 def cmd_init(store: Store, args: argparse.Namespace) -> Result:
     """Create, complete or confirm the database; the report names any backup made first."""
     report = store.init()
-    return Result(_plain(report), report.summary())
+    return Result(_plain(report), _init_text(report))
+
+
+def _rows_table(rows: dict[str, int]) -> list[str]:
+    """Two columns, table and rows, the counts aligned on the right."""
+    if not rows:
+        return ["rows:           no table of the schema yet"]
+    counts = {name: f"{count:,}" for name, count in sorted(rows.items())}
+    name_width = max(len(name) for name in [*counts, "table"])
+    count_width = max(len(count) for count in [*counts.values(), "rows"])
+    return [
+        f"{name:<{name_width}}  {count:>{count_width}}"
+        for name, count in [("table", "rows"), *counts.items()]
+    ]
 
 
 def cmd_status(store: Store, args: argparse.Namespace) -> Result:
@@ -84,6 +147,8 @@ def cmd_status(store: Store, args: argparse.Namespace) -> Result:
         "newest_backup": str(report.newest_backup) if report.newest_backup else None,
         "backups": len(report.backups),
     }
+    if not args.tables:
+        del data["rows"]  # the text shows them only with --tables, and so does the JSON
     if report.stamped:
         identity = str(report.schema_version)
     elif report.application_id == 0:
@@ -104,11 +169,13 @@ def cmd_status(store: Store, args: argparse.Namespace) -> Result:
     if report.size_bytes is not None:  # a file
         newest = report.newest_backup
         lines += [
-            f"size:           {report.size_bytes:,} bytes",
+            f"size:           {_count(report.size_bytes, 'byte')}",
             f"journal mode:   {report.journal_mode}",
             f"permissions:    file {report.permissions}, folder {report.directory_permissions}",
             f"newest backup:  {f'{newest} ({len(report.backups)} in all)' if newest else 'none'}",
         ]
+    if args.tables:
+        lines += _rows_table(report.rows)
     lines += [f"warning: {warning}" for warning in report.warnings]
     return Result(data, "\n".join(lines))
 
@@ -119,22 +186,22 @@ def cmd_verify(store: Store, args: argparse.Namespace) -> Result:
     data = _plain(report) | {"ok": report.ok, "problems": report.problems()}
     if report.ok:
         checked = ", quick_check ok" if report.quick_check is not None else ""
-        text = f"{store.where}: ok ({_expected_tables()} tables{checked})"
+        text = f"{store.where}: ok ({_count(_expected_tables(), 'table')}{checked})"
         notes = []
         if report.extra_tables:
             notes.append(f"other tables kept: {', '.join(report.extra_tables)}")
         if report.tolerated_violations:
             count = len(report.tolerated_violations)
+            rows = "row breaks its" if count == 1 else "rows break their"
             notes.append(
-                f"{count} licence-key rows break their foreign key, as in every file TMWS "
-                "wrote (tolerated)"
+                f"{count:,} licence-key {rows} foreign key, as in every file TMWS wrote (tolerated)"
             )
         if report.application_id == 0:
             notes.append(f"not stamped by tmws_store yet; `{PROG} init` adopts it")
         text = "\n".join([text, *(f"note: {note}" for note in notes)])
     else:
         problems = report.problems()
-        text = "\n".join([f"{store.where}: {len(problems)} problem(s)", *problems])
+        text = "\n".join([f"{store.where}: {_count(len(problems), 'problem')}", *problems])
         if report.foreign_triggers_and_views:  # init() refuses the file while they are there
             text += f"\n`{PROG} init` will not adopt or upgrade the file until they are dropped"
         elif report.application_id == 0 and report.path is not None:  # init() completes it
@@ -144,38 +211,78 @@ def cmd_verify(store: Store, args: argparse.Namespace) -> Result:
 
 
 class ProgressBar:
-    """A one-line progress bar on stderr, drawn only when stderr is a terminal.
+    """A tqdm progress bar on stderr (label, rate, time left), drawn only on a terminal.
 
-    Call it with ``(done, total)``; ``finish()`` ends the line even if the copy failed half
-    way, so the error message that follows starts on a line of its own.
+    Call it with ``(done, total)`` as the back end reports them; ``finish()`` ends the line
+    even if the work stopped half way, so the error message that follows starts on a line
+    of its own. tqdm is imported with the first bar drawn: the commands that draw none
+    never load it.
     """
 
-    WIDTH = 30
+    # tqdm's own layout, with the counts written out in full ("1,024/2,048").
+    FORMAT = "{desc}: {percentage:3.0f}%|{bar}| {n:,}/{total:,} [{elapsed}<{remaining}, {rate_fmt}]"
 
-    def __init__(self, label: str = "backup") -> None:
+    def __init__(self, label: str = "backup", unit: str = "pages") -> None:
         self.label = label
+        self.unit = unit  # a backup counts SQLite pages, a copy rows
         self.enabled = sys.stderr.isatty()
-        self.drawn = False
+        self._bar: Any = None  # made by the first call, which knows the total
 
     def __call__(self, done: int, total: int) -> None:
         if not self.enabled or total <= 0:
             return
-        filled = self.WIDTH * done // total
-        bar = "#" * filled + "." * (self.WIDTH - filled)
-        sys.stderr.write(f"\r{self.label} [{bar}] {100 * done // total:3d}%")
-        sys.stderr.flush()
-        self.drawn = True
+        if self._bar is None:
+            from tqdm import tqdm  # type: ignore[import-untyped]  # no stubs, no py.typed
+
+            columns, lines = _size_unless_told()
+            self._bar = tqdm(
+                total=total,
+                desc=self.label,
+                unit=f" {self.unit}",  # "12.3k rows/s"
+                unit_scale=True,
+                bar_format=self.FORMAT,
+                file=sys.stderr,
+                ncols=columns,
+                nrows=lines,
+            )
+        self._bar.total = total  # a backup's page count grows if others write meanwhile
+        self._bar.update(done - self._bar.n)
 
     def finish(self) -> None:
-        if self.drawn:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
-            self.drawn = False
+        if self._bar is not None:
+            self._bar.close()  # draws the last state and ends the line
+            self._bar = None
+
+
+def _size_unless_told() -> tuple[int | None, int | None]:
+    """tqdm's ``ncols`` and ``nrows``: 80 x 24 on a terminal that does not say its size.
+
+    A pseudo-terminal whose size was never set (``script`` in CI, ``docker exec -t`` at
+    first) has 0 columns and 0 lines, and tqdm would then draw nothing at all. None when
+    the terminal says: tqdm then follows it.
+    """
+    try:
+        size = os.get_terminal_size(sys.stderr.fileno())
+    except (OSError, ValueError):
+        size = os.terminal_size((0, 0))
+    return (None, None) if size.columns and size.lines else (80, 24)
+
+
+def _progress_bar(args: argparse.Namespace, *label_and_unit: str) -> ProgressBar:
+    """A ``ProgressBar`` that ``--quiet`` keeps from drawing, even on a terminal.
+
+    Made with the label (and unit) alone, then switched off: a stand-in for ``ProgressBar``
+    (a test's, pausing a backup half way) needs to take no more than the label.
+    """
+    bar = ProgressBar(*label_and_unit)
+    if args.quiet:
+        bar.enabled = False
+    return bar
 
 
 def cmd_backup(store: Store, args: argparse.Namespace) -> Result:
     """Copy the file as it is now (never creating, completing or changing it)."""
-    bar = ProgressBar()
+    bar = _progress_bar(args, "backup")
     try:
         written = store.backup(args.dest, progress=bar)
     finally:
@@ -189,17 +296,28 @@ def _open(where: str) -> Store:
     return Store(url=where) if "://" in where else Store(where)
 
 
+def _copy_text(report: CopyReport) -> str:
+    """``CopyReport.summary()``, its counts in words ("1 row", "100,000 rows")."""
+    tables = sum(1 for count in report.rows.values() if count)
+    return (
+        f"copied {_count(report.total, 'row')} of {_count(tables, 'table')} from "
+        f"{report.source} to {report.destination}; every row read back and checked"
+    )
+
+
 def cmd_copy(store: Store, args: argparse.Namespace) -> Result:
     """Copy every row of ``--from`` into the empty ``--to``, and check each one arrived.
 
     Either side is a file path or a URL (``sqlite:///...``, ``postgresql+psycopg://...``).
     The source is read as it is and never created or changed (one that does not exist is
     an error, and nothing is made at either side); the destination is created or completed
-    with ``init()``. ``--db`` plays no part.
+    with ``init()``. ``--db`` is refused (``_parse``).
     """
     from .transfer import copy_store
 
-    bars = {"copy": ProgressBar("copy "), "check": ProgressBar("check")}
+    # copy_store reports the step ("copy", then "check") and the rows of all tables, not
+    # the table at hand: one bar per step.
+    bars = {step: _progress_bar(args, step, "rows") for step in ("copy", "check")}
 
     def progress(step: str, done: int, total: int) -> None:
         if step == "check":
@@ -213,7 +331,7 @@ def cmd_copy(store: Store, args: argparse.Namespace) -> Result:
             for bar in bars.values():
                 bar.finish()
     data = {"from": report.source, "to": report.destination, "rows": report.rows}
-    return Result(data, report.summary())
+    return Result(data, _copy_text(report))
 
 
 Command = Callable[[Store, argparse.Namespace], Result]
@@ -232,7 +350,15 @@ COMMANDS: dict[str, tuple[Command, str]] = {
 
 
 class _UsageError(Exception):
-    """A usage error, as the one line to print; ``main`` hides any password in it first."""
+    """A usage error: the parser (``prog``) and argparse's message, without the usage."""
+
+    def __init__(self, prog: str, message: str) -> None:
+        super().__init__(message)
+        self.prog = prog
+        self.message = message
+
+    def line(self) -> str:
+        return f"{self.prog}: error: {self.message} (see `{PROG} --help`)"
 
 
 class _Parser(argparse.ArgumentParser):
@@ -240,7 +366,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         # Raised, not printed: argparse quotes the arguments it rejects, URLs among them.
-        raise _UsageError(f"{self.prog}: error: {message} (see `{PROG} --help`)")
+        raise _UsageError(self.prog, message)
 
 
 def _common_options(*, keep_earlier: bool) -> "_Parser":
@@ -248,7 +374,7 @@ def _common_options(*, keep_earlier: bool) -> "_Parser":
     # The options are accepted before and after the command name. The subcommand's copy
     # must not overwrite a value given before the name with its default, hence SUPPRESS.
     db_default = argparse.SUPPRESS if keep_earlier else None
-    json_default: Any = argparse.SUPPRESS if keep_earlier else False
+    flag_default: Any = argparse.SUPPRESS if keep_earlier else False
     options.add_argument(
         "--db",
         metavar="PATH|URL",
@@ -256,7 +382,16 @@ def _common_options(*, keep_earlier: bool) -> "_Parser":
         "(default: as Store() finds it)",
         default=db_default,
     )
-    options.add_argument("--json", action="store_true", help="print JSON", default=json_default)
+    options.add_argument(
+        "--json", action="store_true", help="print JSON, errors too", default=flag_default
+    )
+    options.add_argument(
+        "-q",
+        "--quiet",
+        action="store_true",
+        help="print nothing when all is well (problems and errors are still printed)",
+        default=flag_default,
+    )
     return options
 
 
@@ -268,7 +403,8 @@ def build_parser() -> argparse.ArgumentParser:
         prog=PROG,
         description="Look after the TMWS database (~/.tmws/data/tmws.db by default).",
         epilog="The file is, in order: --db, TMWS_DATABASE_URL, $TMWS_HOME/data/tmws.db, "
-        "~/.tmws/data/tmws.db.",
+        "~/.tmws/data/tmws.db. Exit status: 0 fine, 1 problems found (verify) or no "
+        "database (status), 2 bad usage or an error.",
         parents=[_common_options(keep_earlier=False)],
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
@@ -277,6 +413,10 @@ def build_parser() -> argparse.ArgumentParser:
         command = commands.add_parser(
             name, help=summary, description=summary, parents=[_common_options(keep_earlier=True)]
         )
+        if name == "status":
+            command.add_argument(
+                "--tables", action="store_true", help="the rows of each table, too"
+            )
         if name == "backup":
             command.add_argument(
                 "dest",
@@ -298,11 +438,32 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _parse(argv: Sequence[str]) -> argparse.Namespace:
+    """The parsed arguments; raises ``_UsageError`` for what argparse refuses, and more."""
+    args = build_parser().parse_args(argv)
+    if args.command == "copy" and args.db is not None:
+        # Ignoring it would copy other stores than the user may think they named.
+        raise _UsageError(
+            f"{PROG} copy", "argument --db: not allowed with copy, which takes --from and --to"
+        )
+    return args
+
+
 def _given_urls(argv: Sequence[str]) -> list[str]:
     """Every URL the command was given: argument, ``--opt=URL`` value or TMWS_DATABASE_URL."""
     given = [*argv, *(arg.partition("=")[2] for arg in argv if arg.startswith("-"))]
     given.append(os.environ.get("TMWS_DATABASE_URL", ""))
     return [text for text in given if "://" in text]
+
+
+def _json_typed(argv: Sequence[str]) -> bool:
+    """Whether ``--json`` (or a prefix argparse takes for it, "--js") is among ``argv``.
+
+    For usage errors, where the parser stopped before it could say; an argument after
+    ``--`` is a value, not an option.
+    """
+    options = itertools.takewhile(lambda arg: arg != "--", argv)
+    return any(len(arg) >= 3 and "--json".startswith(arg) for arg in options)
 
 
 def _hide_passwords(message: str, urls: Iterable[str]) -> str:
@@ -323,32 +484,108 @@ def _one_line(exc: BaseException) -> str:
     return " ".join(str(exc).splitlines()) or type(exc).__name__
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
-    urls = _given_urls(sys.argv[1:] if argv is None else argv)
+# --- running a command ------------------------------------------------------------------
+
+
+@dataclass
+class Output:
+    """What ``main`` prints on stdout and on stderr, and the exit status."""
+
+    out: str = ""
+    err: str = ""
+    status: int = 0
+
+
+def _failure(as_json: bool, kind: str, line: str, message: str, status: int) -> Output:
+    """An error: ``line`` on stderr, or with ``--json`` one object on stdout instead."""
+    if as_json:
+        error = {"error": {"type": kind, "message": message}}
+        return Output(out=json.dumps(error, indent=2, sort_keys=True) + "\n", status=status)
+    return Output(err=line + "\n", status=status)
+
+
+def _run(argv: Sequence[str]) -> Output:
+    """Parse ``argv``, run the command, and say what to print; prints only --help/--version."""
+    urls = _given_urls(argv)
     try:
-        args = build_parser().parse_args(argv)
+        args = _parse(argv)
     except _UsageError as exc:
-        print(_hide_passwords(str(exc), urls), file=sys.stderr)
-        return 2
+        message, line = (_hide_passwords(text, urls) for text in (exc.message, exc.line()))
+        return _failure(_json_typed(argv), "UsageError", line, message, 2)
     except SystemExit as exit_:  # --help and --version (already printed)
-        return exit_.code if isinstance(exit_.code, int) else 2
+        return Output(status=exit_.code if isinstance(exit_.code, int) else 2)
     run = COMMANDS[args.command][0]
     try:
         with _open(args.db) if args.db else Store() as store:
             result = run(store, args)
     except (StoreError, OSError) as exc:
         message = _hide_passwords(_one_line(exc), urls)
-        print(f"{PROG} {args.command}: {message}", file=sys.stderr)
-        return 1
+        line = f"{PROG} {args.command}: {message}"
+        return _failure(args.json, type(exc).__name__, line, message, 2)
     except KeyboardInterrupt:
-        print(f"{PROG} {args.command}: interrupted", file=sys.stderr)
-        return 130
+        line = f"{PROG} {args.command}: interrupted"
+        return _failure(args.json, "KeyboardInterrupt", line, "interrupted", 130)
+    if args.quiet and result.status == 0:
+        return Output()
     if args.json:
-        print(json.dumps(result.data, indent=2, sort_keys=True))
-    else:
-        print(result.text)
-    return result.status
+        data = json.dumps(result.data, indent=2, sort_keys=True)
+        return Output(out=data + "\n", status=result.status)
+    return Output(out=result.text + "\n", status=result.status)
+
+
+def _reader_gone() -> int:
+    """Stop without a word once stdout's reader has gone (``tmws-store status | head -1``).
+
+    Python ignores SIGPIPE, so writing to a pipe nobody reads raises BrokenPipeError where
+    a Unix tool would die of the signal. Both streams are pointed at /dev/null, so that the
+    flush at exit has nothing left to fail on (the recipe of Python's ``signal`` docs), and
+    the status is the one a shell shows for a tool SIGPIPE ended: 128 + 13. SIGPIPE's
+    default action is not restored instead: as those docs warn, it would also end the
+    process without a word when a socket (a PostgreSQL connection) breaks.
+    """
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    try:
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(AttributeError, ValueError, OSError):  # no real descriptor
+                os.dup2(devnull, stream.fileno())
+    finally:
+        os.close(devnull)
+    return 128 + signal.SIGPIPE
+
+
+def _write(stream: TextIO | None, text: str) -> None:
+    """Write all of ``text`` to ``stream`` and flush it, or raise (BrokenPipeError).
+
+    Through the binary buffer, in a loop: when the reader of a pipe goes away during a
+    write, the write returns a short count, which ``TextIOWrapper.write`` takes for the
+    whole, and the rest would be lost without a word (exit status 0). The next write meets
+    the closed pipe instead.
+    """
+    if stream is None:  # the command was started with the stream closed
+        return
+    binary: BinaryIO | None = getattr(stream, "buffer", None)
+    if binary is None:  # a text-only stream (io.StringIO): nothing is cut short there
+        stream.write(text)
+        stream.flush()
+        return
+    stream.flush()  # what went through the text layer first (argparse's --help) comes first
+    left = memoryview(text.encode(stream.encoding, stream.errors or "strict"))
+    while left:
+        left = left[binary.write(left) :]
+    binary.flush()
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
+    output = _run(sys.argv[1:] if argv is None else argv)
+    try:
+        # Written and flushed here, not at exit: a reader that went away is met where it
+        # can be handled.
+        _write(sys.stdout, output.out)
+        _write(sys.stderr, output.err)
+    except BrokenPipeError:
+        return _reader_gone()
+    return output.status
 
 
 if __name__ == "__main__":

@@ -133,8 +133,10 @@ class CopyReport:
 class StatusReport:
     """A quick look at a store, read without creating, completing or changing anything.
 
-    ``tables`` counts the schema's tables present; ``other_tables`` are not ours. The file's
-    facts (size, journal mode, permissions, backups) are None for a PostgreSQL store.
+    ``tables`` counts the schema's tables present; ``other_tables`` are not ours. ``rows``
+    holds the row count of each of the schema's tables present, all read in one statement
+    (one snapshot, even while others write). The file's facts (size, journal mode,
+    permissions, backups) are None for a PostgreSQL store.
     """
 
     path: Path | None
@@ -151,6 +153,7 @@ class StatusReport:
     directory_permissions: str | None = None
     backups: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = ()
+    rows: dict[str, int] = field(default_factory=dict)
 
     @property
     def where(self) -> str:

@@ -483,15 +483,41 @@ def verify_server(engine: Engine, location: ServerLocation) -> VerifyReport:
     return report
 
 
+_PLAIN_TABLES = text(
+    "SELECT c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = current_schema() AND c.relkind IN ('r', 'p') "
+    "AND c.relname = ANY(:names) ORDER BY c.relname"
+)
+
+
+def _count_rows(conn: Connection, names: set[str]) -> dict[str, int]:
+    """The rows of each of ``names`` that is a plain table, read in one statement.
+
+    Not a view of the same name: counting it would run someone else's query. One statement
+    reads one snapshot, so the counts agree with each other while agents write.
+    """
+    from sqlalchemy import func, select
+    from sqlalchemy import table as table_clause
+
+    tables = list(conn.execute(_PLAIN_TABLES, {"names": sorted(names)}).scalars())
+    if not tables:
+        return {}
+    counts = [select(func.count()).select_from(table_clause(t)).scalar_subquery() for t in tables]
+    found = conn.execute(select(*counts)).one()
+    return dict(zip(tables, map(int, found), strict=True))
+
+
 def status_of(engine: Engine, location: ServerLocation) -> StatusReport:
-    """The stamp and the tables of the store's schema, read in one read-only transaction."""
+    """The stamp, the tables of the store's schema and their rows, read in one read-only
+    transaction."""
+    expected = schema.table_names()
     try:
         with engine.connect().execution_options(postgresql_readonly=True) as conn:
             app_id, version = read_stamp(conn) or (0, 0)
             tables = set(_existing_tables(conn))
+            rows = _count_rows(conn, tables & expected)
     except DBAPIError as exc:
         raise as_store_error(exc, location, "reading") from exc
-    expected = schema.table_names()
     return StatusReport(
         path=None,
         url=location.shown,
@@ -501,6 +527,7 @@ def status_of(engine: Engine, location: ServerLocation) -> StatusReport:
         other_tables=tuple(sorted(tables - expected)),
         application_id=app_id,
         schema_version=version,
+        rows=rows,
     )
 
 
