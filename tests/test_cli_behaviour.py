@@ -271,7 +271,7 @@ def test_an_interrupted_copy_exits_130_with_a_json_error(tmp_path: Path) -> None
     assert error_of(out) == {"type": "KeyboardInterrupt", "message": "interrupted"}
     assert b"Traceback" not in drawn and b"check:" not in drawn
     with Store(destination) as copied:
-        assert copied.status().rows["memories"] == 0  # the one transaction rolled back
+        assert copied.status(rows=True).rows["memories"] == 0  # the one transaction rolled back
 
 
 # --- 4. --quiet ---------------------------------------------------------------------------
@@ -322,7 +322,7 @@ def test_quiet_draws_no_progress_bar_on_a_terminal(tmp_path: Path) -> None:
     )
     assert (status, out, drawn) == (0, "", "")
     with Store(copy) as copied:
-        assert copied.status().rows["agents"] == 3
+        assert copied.status(rows=True).rows["agents"] == 3
 
 
 # --- 5. copy refuses --db -----------------------------------------------------------------

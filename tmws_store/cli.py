@@ -55,7 +55,7 @@ from typing import Any, BinaryIO, NoReturn, TextIO
 
 from .errors import StoreError
 from .paths import mask_url
-from .reports import CopyReport, InitReport
+from .reports import counted
 from .schema import table_names
 from .store import Store
 
@@ -84,11 +84,6 @@ def _plain(record: Any) -> dict[str, Any]:
     return plain
 
 
-def _count(number: int, noun: str, plural: str = "") -> str:
-    """``1 table``, ``2 tables``, ``100,000 rows``: a number of things, for people."""
-    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
-
-
 # --- the commands -----------------------------------------------------------------------
 
 
@@ -97,27 +92,10 @@ def cmd_path(store: Store, args: argparse.Namespace) -> Result:
     return Result(store.location.as_dict(), store.location.describe())
 
 
-def _init_text(report: InitReport) -> str:
-    """``InitReport.summary()``, its counts in words ("1 table created", "2 indexes")."""
-    where = report.path if report.path is not None else report.url
-    parts = [f"{where}: {report.action}, schema version {report.schema_version}"]
-    if report.tables_created:
-        parts.append(f"{_count(len(report.tables_created), 'table')} created")
-    if report.columns_added:
-        parts.append(f"columns added: {', '.join(report.columns_added)}")
-    if report.indexes_created:
-        parts.append(f"{_count(len(report.indexes_created), 'index', 'indexes')} created")
-    if report.migrations_run:
-        parts.append(f"migrations run: {', '.join(map(str, report.migrations_run))}")
-    if report.backup:
-        parts.append(f"backup: {report.backup}")
-    return "; ".join(parts)
-
-
 def cmd_init(store: Store, args: argparse.Namespace) -> Result:
     """Create, complete or confirm the database; the report names any backup made first."""
     report = store.init()
-    return Result(_plain(report), _init_text(report))
+    return Result(_plain(report), report.summary())
 
 
 def _rows_table(rows: dict[str, int]) -> list[str]:
@@ -135,7 +113,7 @@ def _rows_table(rows: dict[str, int]) -> list[str]:
 
 def cmd_status(store: Store, args: argparse.Namespace) -> Result:
     """A quick look at the store, without creating, completing or changing anything."""
-    report = store.status()
+    report = store.status(rows=args.tables)
     where = report.where
     if not report.exists:
         # Creating the file here would make "status" lie about a fresh install.
@@ -169,12 +147,12 @@ def cmd_status(store: Store, args: argparse.Namespace) -> Result:
     if report.size_bytes is not None:  # a file
         newest = report.newest_backup
         lines += [
-            f"size:           {_count(report.size_bytes, 'byte')}",
+            f"size:           {counted(report.size_bytes, 'byte')}",
             f"journal mode:   {report.journal_mode}",
             f"permissions:    file {report.permissions}, folder {report.directory_permissions}",
             f"newest backup:  {f'{newest} ({len(report.backups)} in all)' if newest else 'none'}",
         ]
-    if args.tables:
+    if report.rows is not None:
         lines += _rows_table(report.rows)
     lines += [f"warning: {warning}" for warning in report.warnings]
     return Result(data, "\n".join(lines))
@@ -186,7 +164,7 @@ def cmd_verify(store: Store, args: argparse.Namespace) -> Result:
     data = _plain(report) | {"ok": report.ok, "problems": report.problems()}
     if report.ok:
         checked = ", quick_check ok" if report.quick_check is not None else ""
-        text = f"{store.where}: ok ({_count(_expected_tables(), 'table')}{checked})"
+        text = f"{store.where}: ok ({counted(_expected_tables(), 'table')}{checked})"
         notes = []
         if report.extra_tables:
             notes.append(f"other tables kept: {', '.join(report.extra_tables)}")
@@ -201,7 +179,7 @@ def cmd_verify(store: Store, args: argparse.Namespace) -> Result:
         text = "\n".join([text, *(f"note: {note}" for note in notes)])
     else:
         problems = report.problems()
-        text = "\n".join([f"{store.where}: {_count(len(problems), 'problem')}", *problems])
+        text = "\n".join([f"{store.where}: {counted(len(problems), 'problem')}", *problems])
         if report.foreign_triggers_and_views:  # init() refuses the file while they are there
             text += f"\n`{PROG} init` will not adopt or upgrade the file until they are dropped"
         elif report.application_id == 0 and report.path is not None:  # init() completes it
@@ -296,15 +274,6 @@ def _open(where: str) -> Store:
     return Store(url=where) if "://" in where else Store(where)
 
 
-def _copy_text(report: CopyReport) -> str:
-    """``CopyReport.summary()``, its counts in words ("1 row", "100,000 rows")."""
-    tables = sum(1 for count in report.rows.values() if count)
-    return (
-        f"copied {_count(report.total, 'row')} of {_count(tables, 'table')} from "
-        f"{report.source} to {report.destination}; every row read back and checked"
-    )
-
-
 def cmd_copy(store: Store, args: argparse.Namespace) -> Result:
     """Copy every row of ``--from`` into the empty ``--to``, and check each one arrived.
 
@@ -331,7 +300,7 @@ def cmd_copy(store: Store, args: argparse.Namespace) -> Result:
             for bar in bars.values():
                 bar.finish()
     data = {"from": report.source, "to": report.destination, "rows": report.rows}
-    return Result(data, _copy_text(report))
+    return Result(data, report.summary())
 
 
 Command = Callable[[Store, argparse.Namespace], Result]

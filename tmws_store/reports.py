@@ -16,6 +16,11 @@ __all__ = ["CopyReport", "InitAction", "InitReport", "StatusReport", "VerifyRepo
 InitAction = Literal["current", "created", "adopted", "upgraded"]
 
 
+def counted(number: int, noun: str, plural: str = "") -> str:
+    """``1 table``, ``2 tables``, ``100,000 rows``: a number of things, for people."""
+    return f"{number:,} {noun if number == 1 else plural or noun + 's'}"
+
+
 @dataclass(frozen=True)
 class InitReport:
     """What ``Store.init()`` did.
@@ -39,11 +44,11 @@ class InitReport:
         where = self.path if self.path is not None else self.url
         parts = [f"{where}: {self.action}, schema version {self.schema_version}"]
         if self.tables_created:
-            parts.append(f"{len(self.tables_created)} tables created")
+            parts.append(f"{counted(len(self.tables_created), 'table')} created")
         if self.columns_added:
             parts.append(f"columns added: {', '.join(self.columns_added)}")
         if self.indexes_created:
-            parts.append(f"{len(self.indexes_created)} indexes created")
+            parts.append(f"{counted(len(self.indexes_created), 'index', 'indexes')} created")
         if self.migrations_run:
             parts.append(f"migrations run: {', '.join(map(str, self.migrations_run))}")
         if self.backup:
@@ -124,8 +129,8 @@ class CopyReport:
         """One line for people."""
         tables = sum(1 for count in self.rows.values() if count)
         return (
-            f"copied {self.total} rows of {tables} tables from {self.source} to "
-            f"{self.destination}; every row read back and checked"
+            f"copied {counted(self.total, 'row')} of {counted(tables, 'table')} from "
+            f"{self.source} to {self.destination}; every row read back and checked"
         )
 
 
@@ -133,10 +138,10 @@ class CopyReport:
 class StatusReport:
     """A quick look at a store, read without creating, completing or changing anything.
 
-    ``tables`` counts the schema's tables present; ``other_tables`` are not ours. ``rows``
-    holds the row count of each of the schema's tables present, all read in one statement
-    (one snapshot, even while others write). The file's facts (size, journal mode,
-    permissions, backups) are None for a PostgreSQL store.
+    ``tables`` counts the schema's tables present; ``other_tables`` are not ours. ``rows``,
+    when asked for (``status(rows=True)``), holds the row count of each of the schema's tables
+    present, all read in one statement (one snapshot, even while others write). The file's
+    facts (size, journal mode, permissions, backups) are None for a PostgreSQL store.
     """
 
     path: Path | None
@@ -153,7 +158,7 @@ class StatusReport:
     directory_permissions: str | None = None
     backups: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = ()
-    rows: dict[str, int] = field(default_factory=dict)
+    rows: dict[str, int] | None = None
 
     @property
     def where(self) -> str:

@@ -112,9 +112,10 @@ class Store:
         """A read-only check of the file (or PostgreSQL schema) against the models; never writes."""
         return self._backend.verify()
 
-    def status(self) -> "StatusReport":
-        """A quick read-only look (tables, stamp, and the file's size, mode and backups)."""
-        return self._backend.status()
+    def status(self, *, rows: bool = False) -> "StatusReport":
+        """A quick read-only look (tables, stamp, and the file's size, mode and backups);
+        ``rows=True`` counts each table's rows too, which reads every table."""
+        return self._backend.status(rows=rows)
 
     def backup(
         self,

@@ -157,8 +157,9 @@ class Backend(ABC):
         """A read-only comparison of the database with the models."""
 
     @abstractmethod
-    def status(self) -> "StatusReport":
-        """A quick read-only look: tables present, stamp, and what the back end can tell."""
+    def status(self, *, rows: bool = False) -> "StatusReport":
+        """A quick read-only look: tables present, stamp, and what the back end can tell;
+        with ``rows``, the rows of each table too (which reads every table)."""
 
     @abstractmethod
     def copy_source(self, tables: "Sequence[Table]") -> AbstractContextManager[CopySource]:

@@ -507,7 +507,7 @@ def _count_rows(conn: Connection, names: set[str]) -> dict[str, int]:
     return dict(zip(tables, map(int, found), strict=True))
 
 
-def status_of(engine: Engine, location: ServerLocation) -> StatusReport:
+def status_of(engine: Engine, location: ServerLocation, *, rows: bool) -> StatusReport:
     """The stamp, the tables of the store's schema and their rows, read in one read-only
     transaction."""
     expected = schema.table_names()
@@ -515,7 +515,7 @@ def status_of(engine: Engine, location: ServerLocation) -> StatusReport:
         with engine.connect().execution_options(postgresql_readonly=True) as conn:
             app_id, version = read_stamp(conn) or (0, 0)
             tables = set(_existing_tables(conn))
-            rows = _count_rows(conn, tables & expected)
+            counts = _count_rows(conn, tables & expected) if rows else None
     except DBAPIError as exc:
         raise as_store_error(exc, location, "reading") from exc
     return StatusReport(
@@ -527,7 +527,7 @@ def status_of(engine: Engine, location: ServerLocation) -> StatusReport:
         other_tables=tuple(sorted(tables - expected)),
         application_id=app_id,
         schema_version=version,
-        rows=rows,
+        rows=counts,
     )
 
 
@@ -569,8 +569,8 @@ class PostgreSQLBackend(Backend):
     def verify(self) -> VerifyReport:
         return verify_server(self.engine, self.location)
 
-    def status(self) -> StatusReport:
-        return status_of(self.engine, self.location)
+    def status(self, *, rows: bool = False) -> StatusReport:
+        return status_of(self.engine, self.location, rows=rows)
 
     @contextmanager
     def copy_source(self, tables: "Sequence[Table]") -> Iterator[CopySource]:

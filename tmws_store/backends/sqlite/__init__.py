@@ -103,7 +103,7 @@ class SQLiteBackend(Backend):
         report.warnings = wide_folders(self.location)
         return report
 
-    def status(self) -> StatusReport:
+    def status(self, *, rows: bool = False) -> StatusReport:
         path = self.path
         if not path.exists():
             return StatusReport(path=path, exists=False)
@@ -117,7 +117,7 @@ class SQLiteBackend(Backend):
                 journal = str(con.execute("PRAGMA journal_mode").fetchone()[0])
                 tables = {name for name, kind in objects.items() if kind == "table"}
                 expected = table_names()
-                rows = _count_rows(con, sorted(tables & expected))
+                counts = _count_rows(con, sorted(tables & expected)) if rows else None
             finally:
                 con.close()
         except sqlite3.Error as exc:
@@ -137,7 +137,7 @@ class SQLiteBackend(Backend):
             directory_permissions=f"{stat.S_IMODE(dir_stat.st_mode):04o}",
             backups=tuple(list_backups(path)),
             warnings=tuple(wide_folders(self.location)),
-            rows=rows,
+            rows=counts,
         )
 
     def copy_source(self, tables: "Sequence[Table]") -> AbstractContextManager[CopySource]:
