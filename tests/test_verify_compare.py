@@ -112,6 +112,28 @@ def test_an_adopted_tmws_file_shows_only_the_documented_deviations(tmp_path: Pat
     assert sorted(report.extra_indexes) == TMWS_DUPLICATE_INDEXES
 
 
+def test_the_command_line_notes_the_tolerated_and_names_each_difference(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tmws_store.cli import main
+
+    path = adopted_reference(tmp_path)
+    assert main(["verify", "--db", str(path)]) == 0
+    assert (
+        "note: 5 differences from the models that TMWS files have, as documented in "
+        "docs/compatibility.md (tolerated; --json lists them)\n"
+    ) in capsys.readouterr().out
+    run_sql(
+        path, "DROP INDEX ix_api_key_prefix", "CREATE INDEX ix_api_key_prefix ON api_keys (name)"
+    )
+    assert main(["verify", "--db", str(path)]) == 1
+    assert capsys.readouterr().out == (
+        f"{path}: 1 problem(s)\n"
+        "api_keys.ix_api_key_prefix: index on (name) in the store, index on (key_prefix) in the "
+        "models\n"
+    )
+
+
 SQLITE_TABLE_CHANGES = {
     "type": (
         ("api_keys", "key_prefix VARCHAR(8) NOT NULL", "key_prefix VARCHAR(16) NOT NULL"),
