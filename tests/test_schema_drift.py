@@ -16,7 +16,7 @@ import re
 from pathlib import Path
 
 import tmws_store
-from tmws_store import SCHEMA_VERSION
+from tmws_store import SCHEMA_VERSION, Store
 from tmws_store.backends.sqlite.completion import compile_statements, ddl_text
 from tmws_store.migrations import MIGRATIONS
 from tmws_store.schema import create_statements
@@ -58,6 +58,26 @@ def test_every_later_version_has_a_migration_or_a_note() -> None:
         assert version in migrated | ADOPTION_COVERS, f"version {version}: no migration, no note"
     assert len(migrated) == len(MIGRATIONS), "two migrations share a version"
     assert migrated <= set(versions), "a migration has no snapshot"
+
+
+def assert_exactly_the_models(store: Store) -> None:
+    """A fresh store holds exactly what the models declare: nothing missing, extra, different
+    or merely tolerated (verify() compares types, nullability, defaults, keys and indexes)."""
+    store.init()
+    report = store.verify()
+    assert report.problems() == [] and report.tolerated_differences == []
+    assert report.extra_tables == report.extra_columns == report.extra_indexes == []
+
+
+def test_a_fresh_sqlite_store_is_exactly_the_models(tmp_path: Path) -> None:
+    with Store(tmp_path / "tmws.db") as store:
+        assert_exactly_the_models(store)
+
+
+def test_a_fresh_postgresql_store_is_exactly_the_models(postgres_url: str) -> None:
+    # PostgreSQL's DDL is compiled from the models at init() (no snapshot): this is its guard.
+    with Store(url=postgres_url) as store:
+        assert_exactly_the_models(store)
 
 
 if __name__ == "__main__":

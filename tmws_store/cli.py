@@ -174,6 +174,12 @@ def cmd_verify(store: Store, args: argparse.Namespace) -> Result:
             notes.append(
                 f"{count:,} licence-key {rows} foreign key, as in every file TMWS wrote (tolerated)"
             )
+        if report.tolerated_differences:
+            count = len(report.tolerated_differences)
+            notes.append(
+                f"{count} differences from the models that TMWS files have, as documented in "
+                "docs/compatibility.md (tolerated; --json lists them)"
+            )
         if report.application_id == 0:
             notes.append(f"not stamped by tmws_store yet; `{PROG} init` adopts it")
         text = "\n".join([text, *(f"note: {note}" for note in notes)])

@@ -60,10 +60,14 @@ class InitReport:
 class VerifyReport:
     """What ``verify()`` found. ``ok`` is True when nothing is missing and checks pass.
 
-    Extra tables, columns and indexes (a user's own, ``alembic_version``, TMWS's redundant
-    indexes) are listed but do not make the store wrong. Triggers and views are never ours:
-    any found is a problem. ``journal_mode`` and ``quick_check`` are None where they do not
-    apply (PostgreSQL).
+    Extra tables, columns and plain indexes (a user's own, ``alembic_version``, TMWS's
+    redundant indexes) are listed but do not make the store wrong. ``differences`` are what
+    the store holds otherwise than the models declare it (a type, nullability, a default, a
+    foreign key, an index's columns or uniqueness), one line each naming ``table.column`` or
+    ``table.index``; ``tolerated_differences`` are the documented TMWS deviations
+    (docs/compatibility.md), listed but not counted as wrong. Triggers and views are never
+    ours: any found is a problem. ``journal_mode`` and ``quick_check`` are None where they do
+    not apply (PostgreSQL).
     """
 
     path: Path | None
@@ -76,6 +80,9 @@ class VerifyReport:
     extra_columns: list[str] = field(default_factory=list)
     missing_indexes: list[str] = field(default_factory=list)
     extra_indexes: list[str] = field(default_factory=list)
+    # "table.column: type VARCHAR(36) in the store, CHAR(32) in the models", and the like.
+    differences: list[str] = field(default_factory=list)
+    tolerated_differences: list[str] = field(default_factory=list)
     # "trigger NAME on TABLE" or "view NAME": SQL of someone else's that would run inside
     # the store's own statements.
     foreign_triggers_and_views: list[str] = field(default_factory=list)
@@ -106,6 +113,7 @@ class VerifyReport:
         lines += [f"missing table {t}" for t in self.missing_tables]
         lines += [f"missing column {c}" for c in self.missing_columns]
         lines += [f"missing index {i}" for i in self.missing_indexes]
+        lines += self.differences
         lines += [f"{o}: not made by TMWS or tmws_store" for o in self.foreign_triggers_and_views]
         if self.quick_check is not None and self.quick_check != ["ok"]:
             lines += [f"quick_check: {m}" for m in self.quick_check]

@@ -451,13 +451,19 @@ def _migrate(
 
 
 def verify_server(engine: Engine, location: ServerLocation) -> VerifyReport:
-    """Compare the PostgreSQL schema of the store at ``location`` with the models, read-only."""
+    """Compare the PostgreSQL schema of the store at ``location`` with the models, read-only.
+
+    In one READ ONLY transaction at REPEATABLE READ, so that every catalog query reads the
+    same snapshot and none can write. Types are compared by Alembic: PostgreSQL reports the
+    native ones (``jsonb``, ``timestamptz``, ``uuid``, ``varchar(n)``) the models declare.
+    """
     from sqlalchemy import inspect
 
     from .model_compare import compare_with_models
 
+    read = {"postgresql_readonly": True, "isolation_level": "REPEATABLE READ"}
     try:
-        with engine.connect().execution_options(postgresql_readonly=True) as conn:
+        with engine.connect().execution_options(**read) as conn:
             app_id, version = read_stamp(conn) or (0, 0)
             report = VerifyReport(
                 path=None,
@@ -467,17 +473,8 @@ def verify_server(engine: Engine, location: ServerLocation) -> VerifyReport:
                 journal_mode=None,
                 quick_check=None,
             )
-            inspector = inspect(conn)
-            tables = set(inspector.get_table_names())
-            indexes = {
-                str(index["name"])
-                for table in tables
-                for index in inspector.get_indexes(table)
-                if index["name"]
-            }
-            compare_with_models(
-                report, tables, indexes, lambda t: {c["name"] for c in inspector.get_columns(t)}
-            )
+            tables = set(inspect(conn).get_table_names())
+            compare_with_models(report, conn, tables, compare_types=True)
     except DBAPIError as exc:
         raise as_store_error(exc, location, "verifying") from exc
     return report
