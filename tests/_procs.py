@@ -15,10 +15,16 @@ WORKER_PRELUDE = textwrap.dedent(
     import json, os, sys, time
     from pathlib import Path
     SYNC = Path(sys.argv[1]); WORKER = sys.argv[2]
+    PARENT = os.getppid()
 
     def wait_for(name):
+        # Gives up when the test that started it is gone or never says go (it failed before
+        # its barrier): a worker never outlives its test spinning on a file that never comes.
         (SYNC / f"ready-{name}-{WORKER}").touch()
+        deadline = time.monotonic() + 120
         while not (SYNC / f"go-{name}").exists():
+            if os.getppid() != PARENT or time.monotonic() > deadline:
+                sys.exit(3)
             time.sleep(0.001)
 
     def report(name, value):
