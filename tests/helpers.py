@@ -5,13 +5,20 @@ fixtures.
 """
 
 import hashlib
+import os
 import sqlite3
+import subprocess
+from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, LiteralString, cast
 
 if TYPE_CHECKING:
+    from collections.abc import Iterable, Iterator, Mapping, Sequence
+
     import pytest
     from alembic.operations import Operations
+
+    from tmws_store import Store, TMWSModel
 
 # The shared reference files sit beside the repository (in CI too: shared/ next to the clone).
 REFERENCE = Path(__file__).resolve().parents[2] / "shared" / "tmws-reference"
@@ -129,3 +136,294 @@ def trace_start_up(monkeypatch: "pytest.MonkeyPatch") -> list[str]:
 
     monkeypatch.setattr(startup, "connect", traced_connect)
     return statements
+
+
+# --- the TMWS shapes found on users' machines (test_existing_files, test_upgrade_shapes) -----
+
+
+def shape_34(tmp: Path) -> Path:
+    return copy_reference(REF34, tmp)
+
+
+def shape_40(tmp: Path) -> Path:
+    """TMWS's server start-up path, which misses mcp_connections and phase_templates."""
+    return altered_copy(REF42, tmp, "DROP TABLE mcp_connections", "DROP TABLE phase_templates")
+
+
+def shape_42(tmp: Path) -> Path:
+    return copy_reference(REF42, tmp)
+
+
+def shape_alembic(tmp: Path) -> Path:
+    return altered_copy(
+        REF34,
+        tmp,
+        "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)",
+        "INSERT INTO alembic_version VALUES ('571948cc671b')",
+    )
+
+
+def shape_old_memories(tmp: Path) -> Path:
+    """An older memories table that lacks two of today's columns (rows and keys kept)."""
+    path = copy_reference(REF42, tmp)
+    con = sqlite3.connect(path)
+    dropped = ("learning_weight", "pattern_ids")
+    (ddl,) = con.execute("SELECT sql FROM sqlite_master WHERE name = 'memories'").fetchone()
+    old_ddl = "\n".join(
+        line for line in ddl.splitlines() if line.strip().split(" ")[0] not in dropped
+    ).replace("CREATE TABLE memories", "CREATE TABLE memories_old")
+    keep = [r[1] for r in con.execute("PRAGMA table_info(memories)") if r[1] not in dropped]
+    indexes = [
+        sql
+        for (sql,) in con.execute(
+            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'memories' "
+            "AND sql IS NOT NULL"
+        )
+    ]
+    cols = ", ".join(keep)
+    con.executescript(
+        f"""
+        BEGIN;
+        {old_ddl};
+        INSERT INTO memories_old ({cols}) SELECT {cols} FROM memories;
+        DROP TABLE memories;
+        ALTER TABLE memories_old RENAME TO memories;
+        {";".join(indexes)};
+        COMMIT;
+        """
+    )
+    con.close()
+    return path
+
+
+# --- schema versions, raw rows and schemas: for the upgrade tests ---------------------------
+
+
+def make_v1_store(path: Path) -> Path:
+    """A store of schema version 1 as tmws_store made one: ``ddl/v1.sql`` run in one
+    transaction, stamped with the application id and version 1. In WAL mode, as every store
+    the package creates (the mode is set before the stamp and stays in the file)."""
+    from tmws_store import schema
+
+    con = sqlite3.connect(path, isolation_level=None)
+    try:
+        con.execute("PRAGMA journal_mode = WAL")
+        con.execute("BEGIN IMMEDIATE")
+        for statement in schema.snapshot_statements(1):
+            con.execute(statement)
+        con.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
+        con.execute("PRAGMA user_version = 1")
+        con.execute("COMMIT")
+    finally:
+        con.close()
+    return path
+
+
+def adopt_with_v1_chain(path: Path) -> Path:
+    """Adopt the TMWS file at ``path`` as the version-1 chain did: completed and stamped 1,
+    no migration run (its licence key to agents still there)."""
+    from tmws_store.backends.sqlite import startup
+    from tmws_store.paths import Location
+
+    startup.initialise(Location(path, "argument"), busy_timeout=5, migrations=(), target=1)
+    return path
+
+
+def identity(path: Path) -> tuple[int, int]:
+    """``(application_id, user_version)`` of a SQLite file."""
+    con = sqlite3.connect(path)
+    try:
+        return (
+            con.execute("PRAGMA application_id").fetchone()[0],
+            con.execute("PRAGMA user_version").fetchone()[0],
+        )
+    finally:
+        con.close()
+
+
+def integrity(path: Path) -> str:
+    """``PRAGMA integrity_check``'s findings, one line each ("ok" when there are none)."""
+    con = sqlite3.connect(path)
+    try:
+        return "\n".join(row[0] for row in con.execute("PRAGMA integrity_check"))
+    finally:
+        con.close()
+
+
+def schema_of(path: Path) -> frozenset[tuple[str, str, str, str | None]]:
+    """Every schema entry of a SQLite file as (type, name, table, SQL): equal schemas compare
+    equal whatever pages they sit on (``rootpage`` left out)."""
+    con = sqlite3.connect(path)
+    try:
+        return frozenset(con.execute("SELECT type, name, tbl_name, sql FROM sqlite_master"))
+    finally:
+        con.close()
+
+
+def table_columns(path: Path) -> dict[str, list[str]]:
+    """Every table of a SQLite file and its columns, in declared order."""
+    con = sqlite3.connect(path)
+    try:
+        names = [
+            row[0]
+            for row in con.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+            )
+        ]
+        return {
+            name: [row[1] for row in con.execute(f'PRAGMA table_info("{name}")')] for name in names
+        }
+    finally:
+        con.close()
+
+
+def typed_rows(
+    path: Path, columns: "Mapping[str, Sequence[str]] | None" = None
+) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of a SQLite file, each value followed by its storage class (``typeof``),
+    sorted: equal only if no value and no storage class changed.
+
+    ``columns`` names the tables and columns to read (a file's ``table_columns`` before a
+    change, so that columns added since are left out); by default all of them.
+    """
+    wanted = table_columns(path) if columns is None else columns
+    con = sqlite3.connect(path)
+    try:
+        result = {}
+        for table, names in wanted.items():
+            values = ", ".join(f'"{name}", typeof("{name}")' for name in names)
+            rows = con.execute(f'SELECT {values} FROM "{table}"').fetchall()
+            result[table] = sorted(rows, key=repr)
+        return result
+    finally:
+        con.close()
+
+
+def reference_row_data(folder: Path) -> "list[tuple[type[TMWSModel], dict[str, Any]]]":
+    """Every row of the complete TMWS reference read through its model, as (model, values),
+    parents before children. Read from a private copy made in ``folder``."""
+    from sqlmodel import Session, create_engine, select
+
+    folder.mkdir(parents=True, exist_ok=True)
+    from tmws_store import TMWSModel
+
+    models = {m.class_.__tablename__: m.class_ for m in TMWSModel._sa_registry.mappers}  # type: ignore[attr-defined]
+    engine = create_engine(f"sqlite:///{copy_reference(REF42, folder)}")
+    try:
+        with Session(engine) as session:
+            return [
+                (models[table.name], row.model_dump())
+                for table in TMWSModel.metadata.sorted_tables
+                for row in session.exec(select(models[table.name])).all()
+            ]
+    finally:
+        engine.dispose()
+
+
+def add_through_models(
+    store: "Store", rows: "Iterable[tuple[type[TMWSModel], dict[str, Any]]]"
+) -> int:
+    """Write ``rows`` through their models on the store's own engine, in one transaction,
+    without ``init()`` (which would first upgrade the store they are meant to be in).
+
+    Flushed row by row in the order given, parents first: foreign keys are enforced.
+    """
+    from sqlmodel import Session
+
+    count = 0
+    with Session(store.engine) as session:
+        for model, values in rows:
+            session.add(model.model_validate(values))
+            session.flush()
+            count += 1
+        session.commit()
+    return count
+
+
+@contextmanager
+def small_tmpfs(point: Path, size: int) -> "Iterator[Path]":
+    """A tmpfs of ``size`` bytes mounted on the new folder ``point``, unmounted at the end.
+
+    As in test_disk_full.py: mounting needs root and a kernel that lets us; elsewhere the
+    test is skipped, and the RLIMIT_FSIZE tests there cover a full disk.
+    """
+    import pytest
+
+    if os.geteuid() != 0:
+        pytest.skip("mounting a tmpfs needs root; RLIMIT_FSIZE tests cover a full disk here")
+    point.mkdir()
+    done = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)],
+        capture_output=True,
+        text=True,
+    )
+    if done.returncode != 0:
+        pytest.skip(f"this kernel or sandbox refuses to mount a tmpfs: {done.stderr.strip()}")
+    try:
+        yield point
+    finally:
+        subprocess.run(["umount", str(point)], check=True)
+
+
+# --- PostgreSQL, read and changed behind the store's back -----------------------------------
+
+
+def pg_query(url: str, *statements: str) -> list[tuple[object, ...]]:
+    """Run ``statements`` with psycopg in one transaction; the rows of the last one."""
+    import psycopg
+
+    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
+        rows: list[tuple[object, ...]] = []
+        for statement in statements:
+            cursor = conn.execute(cast("LiteralString", statement))  # the tests' own SQL
+            rows = cursor.fetchall() if cursor.description else []
+        return rows
+
+
+def pg_tables(url: str) -> list[str]:
+    """The tables of the database's current schema, by name."""
+    rows = pg_query(
+        url,
+        "SELECT tablename FROM pg_tables WHERE schemaname = current_schema() ORDER BY tablename",
+    )
+    return [str(row[0]) for row in rows]
+
+
+def pg_rows(url: str) -> dict[str, list[tuple[object, ...]]]:
+    """Every row of every table, as psycopg reads them (typed values), sorted."""
+    return {
+        table: sorted(pg_query(url, f'SELECT * FROM "{table}"'), key=repr)
+        for table in pg_tables(url)
+    }
+
+
+def pg_catalog(url: str) -> tuple[object, list[tuple[object, ...]], list[tuple[object, ...]]]:
+    """The stamp comment, every column (table, name, type) and every index with its
+    definition: what a refusal must leave as it was."""
+    from tmws_store.backends.postgresql import STAMP_TABLE
+
+    stamp = pg_query(url, f"SELECT obj_description('{STAMP_TABLE}'::regclass)")[0][0]
+    columns = pg_query(
+        url,
+        "SELECT table_name, column_name, data_type FROM information_schema.columns "
+        "WHERE table_schema = current_schema() ORDER BY 1, 2",
+    )
+    indexes = pg_query(
+        url,
+        "SELECT indexname, indexdef FROM pg_indexes WHERE schemaname = current_schema() ORDER BY 1",
+    )
+    return stamp, columns, indexes
+
+
+def make_v1_postgres(url: str) -> str:
+    """A PostgreSQL store of schema version 1: the current schema without version 2's new
+    indexes, stamped 1 (version 2 added nothing else to a store made by tmws_store)."""
+    from tmws_store import Store
+    from tmws_store.backends.postgresql import STAMP_TABLE, stamp_text
+    from tmws_store.migrations.v2 import NEW_INDEXES
+
+    with Store(url=url) as store:
+        store.init()
+    drops = [f"DROP INDEX {name}" for name, _, _ in NEW_INDEXES]
+    pg_query(url, *drops, f"COMMENT ON TABLE {STAMP_TABLE} IS '{stamp_text(1)}'")
+    return url

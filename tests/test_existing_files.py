@@ -35,6 +35,11 @@ from .helpers import (
     copy_reference,
     file_digest,
     run_sql,
+    shape_34,
+    shape_40,
+    shape_42,
+    shape_alembic,
+    shape_old_memories,
 )
 
 TMWS_DDL = (REFERENCE / "tmws-2.4.18-schema.sql").read_text()
@@ -92,61 +97,6 @@ def pragma(path: Path, name: str) -> object:
 
 
 # --- the shapes found on users' machines ------------------------------------------------
-
-
-def shape_34(tmp: Path) -> Path:
-    return copy_reference(REF34, tmp)
-
-
-def shape_40(tmp: Path) -> Path:
-    """TMWS's server start-up path, which misses mcp_connections and phase_templates."""
-    return altered_copy(REF42, tmp, "DROP TABLE mcp_connections", "DROP TABLE phase_templates")
-
-
-def shape_42(tmp: Path) -> Path:
-    return copy_reference(REF42, tmp)
-
-
-def shape_alembic(tmp: Path) -> Path:
-    return altered_copy(
-        REF34,
-        tmp,
-        "CREATE TABLE alembic_version (version_num VARCHAR(32) NOT NULL PRIMARY KEY)",
-        "INSERT INTO alembic_version VALUES ('571948cc671b')",
-    )
-
-
-def shape_old_memories(tmp: Path) -> Path:
-    """An older memories table that lacks two of today's columns (rows and keys kept)."""
-    path = copy_reference(REF42, tmp)
-    con = connect(path)
-    dropped = ("learning_weight", "pattern_ids")
-    (ddl,) = con.execute("SELECT sql FROM sqlite_master WHERE name = 'memories'").fetchone()
-    old_ddl = "\n".join(
-        line for line in ddl.splitlines() if line.strip().split(" ")[0] not in dropped
-    ).replace("CREATE TABLE memories", "CREATE TABLE memories_old")
-    keep = [r[1] for r in con.execute("PRAGMA table_info(memories)") if r[1] not in dropped]
-    indexes = [
-        sql
-        for (sql,) in con.execute(
-            "SELECT sql FROM sqlite_master WHERE type = 'index' AND tbl_name = 'memories' "
-            "AND sql IS NOT NULL"
-        )
-    ]
-    cols = ", ".join(keep)
-    con.executescript(
-        f"""
-        BEGIN;
-        {old_ddl};
-        INSERT INTO memories_old ({cols}) SELECT {cols} FROM memories;
-        DROP TABLE memories;
-        ALTER TABLE memories_old RENAME TO memories;
-        {";".join(indexes)};
-        COMMIT;
-        """
-    )
-    con.close()
-    return path
 
 
 def shape_half_made(tmp: Path) -> Path:
