@@ -1,14 +1,17 @@
 """Benchmarks: medians and ratios, each against a baseline measured in the same run.
 
-    python benchmarks/run.py            # everything (builds a 1 GB file and 1,000,000 rows)
-    python benchmarks/run.py --quick    # smaller big-file and big-table cases, for a quick look
+    python benchmarks/run.py            # everything (builds 1 GB files and 1,000,000 rows)
+    python benchmarks/run.py --quick    # 64 MB files and 100,000 rows, in about a minute
     python benchmarks/run.py --postgres postgresql+psycopg://me@host/empty_db   # adds PostgreSQL
 
-Prints a Markdown table. Nothing here asserts: the README quotes the table and says which
-machine it came from. Scratch files go to a temporary folder that is removed at the end.
+Prints a Markdown table. Where the two cases run interleaved, round by round, the ratio is
+the median of the rounds' ratios, with the smallest in brackets. Nothing here asserts: the
+README quotes the table and says which machine it came from. Scratch files go to a temporary
+folder that is removed at the end.
 """
 
 import argparse
+import contextlib
 import os
 import platform
 import shutil
@@ -17,8 +20,9 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +30,7 @@ from sqlalchemy import create_engine
 from sqlmodel import Session, select
 
 from tmws_store import Memory, Store, TMWSModel
+from tmws_store.migrations.v2 import NEW_INDEXES
 from tmws_store.schema import create_statements
 
 ROWS: list[tuple[str, str, str, str, str]] = []  # what, baseline, ours, ratio, target
@@ -50,6 +55,39 @@ def ms(seconds: float) -> str:
 
 def record(what: str, base_name: str, base: float, ours: float, target: str) -> None:
     ROWS.append((what, f"{base_name}: {ms(base)}", ms(ours), f"{ours / base:.2f}x", target))
+
+
+def paired(
+    base: Callable[[], Any],
+    ours: Callable[[], Any],
+    *,
+    repeat: int,
+    setup: Callable[[], Any] | None = None,
+) -> tuple[float, float, list[float]]:
+    """Both cases interleaved, one pair per round: the medians and each round's ratio.
+
+    Back to back, in alternating order, so that the machine's load and the page cache touch
+    both cases of a round alike; the ratio of a round is then a fairer figure than the ratio
+    of two medians measured minutes apart.
+    """
+    times: dict[str, list[float]] = {"base": [], "ours": []}
+    for round_ in range(repeat):
+        if setup is not None:
+            setup()
+        order = (("base", base), ("ours", ours))
+        for name, fn in order if round_ % 2 == 0 else order[::-1]:
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+    ratios = [o / b for b, o in zip(times["base"], times["ours"], strict=True)]
+    return statistics.median(times["base"]), statistics.median(times["ours"]), ratios
+
+
+def record_paired(
+    what: str, base_name: str, base: str, ours: str, ratios: list[float], target: str
+) -> None:
+    ratio = f"{statistics.median(ratios):.2f}x (min {min(ratios):.2f}x)"
+    ROWS.append((what, f"{base_name}: {base}", ours, ratio, target))
 
 
 class Scratch:
@@ -151,7 +189,9 @@ def bench_fixture(scratch: Scratch, repeat: int) -> None:
         TMWSModel.metadata.create_all(engine)
         engine.dispose()
 
-    base = median_seconds(create_all_new, repeat=repeat)
+    # create_all() on a new file takes most of a second, hundreds of times the fixture: a
+    # quarter of the runs give its median, and keep --quick under a minute.
+    base = median_seconds(create_all_new, repeat=max(3, repeat // 4))
     ours = median_seconds(fixture_store, repeat=repeat)
     record("fresh store per test (fixture)", "`create_all()` on a new file", base, ours, "<= 2 ms")
 
@@ -237,7 +277,10 @@ def bench_inserts(scratch: Scratch, repeat: int) -> None:
         store.close()
 
 
-def bench_newest(scratch: Scratch, total: int, repeat: int) -> None:
+NEWEST_SQL = "SELECT * FROM memories WHERE agent_id = ? ORDER BY created_at DESC LIMIT 100"
+
+
+def bench_newest(scratch: Scratch, total: int, repeat: int) -> Path:
     path = scratch.path()
     store = Store(path)
     store.init()
@@ -247,7 +290,7 @@ def bench_newest(scratch: Scratch, total: int, repeat: int) -> None:
             Memory, memory_rows(batch) if start + batch <= total else memory_rows(total - start)
         )
     agent = "agent-42"
-    sql = "SELECT * FROM memories WHERE agent_id = ? ORDER BY created_at DESC LIMIT 100"
+    sql = NEWEST_SQL
     con = sqlite3.connect(path)
     plan = " / ".join(r[3] for r in con.execute(f"EXPLAIN QUERY PLAN {sql}", (agent,)))
 
@@ -293,6 +336,154 @@ def bench_newest(scratch: Scratch, total: int, repeat: int) -> None:
         "report",
     )
     print(f"query plan: {plan}")
+    return path
+
+
+def make_v1(current: Path, dest: Path) -> Path:
+    """A store of schema version 1 at ``dest``: a copy of ``current`` without the v2 indexes.
+
+    Version 1 is version 2 without its indexes (a store made by tmws_store never had the
+    licence key that v2 also drops).
+    """
+    src, dst = sqlite3.connect(current), sqlite3.connect(dest, isolation_level=None)
+    src.backup(dst)  # the rows still in -wal too
+    src.close()
+    for name, _, _ in NEW_INDEXES:
+        dst.execute(f"DROP INDEX {name}")
+    dst.execute("PRAGMA user_version = 1")
+    dst.execute("VACUUM")  # no free pages left by the dropped indexes
+    dst.close()
+    return dest
+
+
+def bench_v2_indexes(current: Path, v1: Path, total: int, repeat: int) -> None:
+    """The read schema v2's indexes were made for, on the same rows before and after."""
+    agent = ("agent-42",)
+    before, after = sqlite3.connect(v1), sqlite3.connect(current)
+    plans = [
+        " / ".join(r[3] for r in con.execute(f"EXPLAIN QUERY PLAN {NEWEST_SQL}", agent))
+        for con in (before, after)
+    ]
+    base, ours, ratios = paired(
+        lambda: before.execute(NEWEST_SQL, agent).fetchall(),
+        lambda: after.execute(NEWEST_SQL, agent).fetchall(),
+        repeat=repeat,
+    )
+    before.close()
+    after.close()
+    record_paired(
+        f"100 newest memories of one agent among {total:,}, schema v2",
+        "schema v1 (no v2 index), same rows, sqlite3",
+        ms(base),
+        ms(ours),
+        ratios,
+        "report",
+    )
+    print(f"query plan, schema v1: {plans[0]}; schema v2: {plans[1]}")
+
+
+def folder_bytes(folder: Path) -> int:
+    total = 0
+    for entry in os.scandir(folder):
+        # Removed since it was listed (a -wal file, a copy given its final name): not counted.
+        with contextlib.suppress(FileNotFoundError):
+            total += entry.stat().st_size
+    return total
+
+
+@contextlib.contextmanager
+def peak_bytes(folder: Path) -> Iterator[list[int]]:
+    """Sample ``folder``'s bytes in a thread while the block runs; yields [peak extra bytes].
+
+    A sample every millisecond: SQLite and the copies release the GIL while they write, so
+    the thread keeps up, and what grows (a backup, the -wal file) grows for much longer.
+    """
+    start = folder_bytes(folder)
+    peak = [start]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.is_set():
+            peak[0] = max(peak[0], folder_bytes(folder))
+            done.wait(0.001)
+
+    thread = threading.Thread(target=sample)
+    thread.start()
+    extra = [0]
+    try:
+        yield extra
+    finally:
+        done.set()
+        thread.join()
+        extra[0] = max(peak[0], folder_bytes(folder)) - start
+
+
+def bench_upgrade(scratch: Scratch, template: Path, size_mb: int, repeat: int) -> None:
+    """``init()`` upgrading the version-1 file ``template``, grown to ``size_mb``, against
+    copying that file. Each round upgrades a fresh copy of it."""
+    pad_to(template, size_mb * 2**20)
+    size = template.stat().st_size
+    work = scratch.path()
+    folder, copy = work.parent, work.parent / "copy.db"
+    disk: dict[str, list[int]] = {"base": [], "ours": []}
+
+    def fresh_v1() -> None:
+        for leftover in folder.iterdir():  # the last round's file, backup and copy
+            leftover.unlink()
+        shutil.copyfile(template, work)
+
+    def copy_file() -> None:
+        with peak_bytes(folder) as extra:
+            shutil.copyfile(work, copy)
+            fd = os.open(copy, os.O_RDONLY)
+            os.fsync(fd)
+            os.close(fd)
+        disk["base"].append(extra[0])
+        copy.unlink()
+
+    def upgrade() -> None:
+        with peak_bytes(folder) as extra:
+            store = Store(work)
+            report = store.init()
+            store.close()
+        if report.action != "upgraded" or report.migrations_run[0] != 2:
+            raise SystemExit(f"the version-1 file was not upgraded: {report}")
+        disk["ours"].append(extra[0])
+
+    base, ours, ratios = paired(copy_file, upgrade, repeat=repeat, setup=fresh_v1)
+    what = f"`init()` upgrading a {size / 2**30:.2f} GB file from schema v1"
+    record_paired(what, "copy the file + fsync", ms(base), ms(ours), ratios, "report")
+    disk_ratios = [o / b for b, o in zip(disk["base"], disk["ours"], strict=True)]
+    record_paired(
+        "the same, peak extra disk",
+        "the copy",
+        mb(statistics.median(disk["base"])),
+        mb(statistics.median(disk["ours"])),
+        disk_ratios,
+        "report",
+    )
+
+
+def mb(size: float) -> str:
+    return f"{size / 2**20:.1f} MB"
+
+
+def pad_to(path: Path, size: int) -> None:
+    """Grow the store at ``path`` to about ``size`` bytes with 1 MB memories of one agent."""
+    blob = "x" * 2**20
+    con = sqlite3.connect(path, isolation_level=None)
+    count = max(0, (size - path.stat().st_size) // len(blob))
+    con.execute("BEGIN IMMEDIATE")
+    con.executemany(
+        "INSERT INTO memories (content, agent_id, namespace, embedding_model, "
+        "embedding_dimension, access_level, shared_with_agents, context, tags, "
+        "importance_score, relevance_score, access_count, learning_weight, pattern_ids, "
+        "version, id, metadata) VALUES (?, 'padding', 'n', 'm', 1024, 'private', '[]', '{}', "
+        "'[]', 0.5, 0.5, 0, 1.0, '[]', 1, ?, '{}')",
+        ((f"{i}{blob}", f"pad-{i}") for i in range(count)),
+    )
+    con.execute("COMMIT")
+    con.close()
 
 
 def bench_postgres(url: str, repeat: int) -> None:
@@ -380,7 +571,10 @@ def main() -> None:
         bench_import(repeat)
         bench_inserts(scratch, max(3, repeat // 3))
         bench_big_file(scratch, big_mb, repeat * 2)
-        bench_newest(scratch, big_rows, repeat * 4)
+        newest = bench_newest(scratch, big_rows, repeat * 4)
+        v1 = make_v1(newest, scratch.path())
+        bench_v2_indexes(newest, v1, big_rows, repeat * 4)
+        bench_upgrade(scratch, v1, big_mb, max(3, repeat // 3))
         if args.postgres:
             bench_postgres(args.postgres, repeat)
     finally:
