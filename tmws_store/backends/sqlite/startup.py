@@ -415,5 +415,7 @@ def _initialise_on(
     ran, backup = _migrate(con, location, migrations, target, report.backup if report else None)
     if report is None:  # another process created or adopted it: at most migrations were ours
         action: InitAction = "upgraded" if ran else "current"
-        return InitReport(path=path, action=action, schema_version=target, migrations_run=ran)
+        return InitReport(
+            path=path, action=action, schema_version=target, migrations_run=ran, backup=backup
+        )
     return replace(report, schema_version=target, migrations_run=ran)
