@@ -245,6 +245,9 @@ def _complete(con: sqlite3.Connection, location: Location, kind: str) -> InitRep
         version = schema.BASELINE_VERSION
     backup = None
     if kind == "adopt":
+        # The backup, and the migrations that follow (a table rebuilt beside its old pages):
+        # checked now, before the first write, as for any upgrade.
+        _require_room_for(location.path, "adopting and upgrading", 2 * _size_on_disk(location.path))
         backup = backup_beside(location.path, reason="before-adopt")
     for statement in statements:
         con.execute(statement)
@@ -284,6 +287,12 @@ def _require_room_for(path: Path, what: str, need: int) -> None:
         )
 
 
+def _size_on_disk(path: Path) -> int:
+    """The file and its -wal: what a backup copies at most."""
+    files = (path, Path(f"{path}-wal"))
+    return sum(file.stat().st_size for file in files if file.exists())
+
+
 def _migrate(
     con: sqlite3.Connection,
     location: Location,
@@ -316,9 +325,7 @@ def _migrate(
             if backup is None:
                 # A backup, and a table rebuilt beside its old pages: each at most the
                 # file's size. Checked before anything is written.
-                files = (path, Path(f"{path}-wal"))
-                size = sum(file.stat().st_size for file in files if file.exists())
-                _require_room_for(path, f"upgrading from version {now}", 2 * size)
+                _require_room_for(path, f"upgrading from version {now}", 2 * _size_on_disk(path))
                 backup = backup_beside(path, reason=f"before-upgrade-from-v{now}")
             run_step(con, path, migration)
             con.execute(f"PRAGMA user_version = {migration.version}")
