@@ -4,11 +4,11 @@ process (RLIMIT_FSIZE, which SQLite reports as a disk I/O error) and tiny tmpfs 
 true "database or disk is full"), which need root and a kernel that lets us mount."""
 
 import json
-import os
 import sqlite3
 import subprocess
 import sys
 import textwrap
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -16,7 +16,7 @@ import pytest
 from tmws_store import APPLICATION_ID, Memory, StorageFullError, Store
 
 from ._procs import model_table_names
-from .helpers import REF34, all_rows, copy_reference
+from .helpers import REF34, all_rows, copy_reference, small_tmpfs
 
 LIMITED = textwrap.dedent(
     """
@@ -127,27 +127,14 @@ def test_file_size_limit_during_writes_keeps_committed_rows(tmp_path: Path) -> N
 
 @pytest.fixture
 def tmpfs(tmp_path: Path):
-    """Mount tiny tmpfs file systems under tmp_path; each is unmounted afterwards."""
-    if os.geteuid() != 0:
-        pytest.skip("mounting a tmpfs needs root; RLIMIT_FSIZE tests cover a full disk here")
-    mounted: list[Path] = []
+    """Mount tiny tmpfs file systems under tmp_path (helpers.small_tmpfs); each is unmounted
+    afterwards."""
+    with ExitStack() as mounted:
 
-    def mount(name: str, size: int) -> Path:
-        point = tmp_path / name
-        point.mkdir()
-        done = subprocess.run(
-            ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(point)],
-            capture_output=True,
-            text=True,
-        )
-        if done.returncode != 0:
-            pytest.skip(f"this kernel or sandbox refuses to mount a tmpfs: {done.stderr.strip()}")
-        mounted.append(point)
-        return point
+        def mount(name: str, size: int) -> Path:
+            return mounted.enter_context(small_tmpfs(tmp_path / name, size))
 
-    yield mount
-    for point in mounted:
-        subprocess.run(["umount", str(point)], check=True)
+        yield mount
 
 
 def grow(point: Path, size: int) -> None:
