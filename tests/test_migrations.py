@@ -6,7 +6,6 @@ import sqlite3
 from datetime import UTC, datetime
 from pathlib import Path
 
-import psycopg
 import pytest
 
 from tmws_store import SCHEMA_VERSION, LicenseKey, Store, TierEnum
@@ -15,7 +14,7 @@ from tmws_store.backends.sqlite import startup
 from tmws_store.migrations.v2 import NEW_INDEXES
 from tmws_store.paths import resolve_location
 
-from .helpers import REF42, copy_reference
+from .helpers import REF42, copy_reference, pg_query
 
 NEW_LICENCE_ROW = (
     "INSERT INTO license_keys (id, agent_id, tier, license_key_hash, issued_at, is_active) "
@@ -28,15 +27,6 @@ def new_licence_key() -> LicenseKey:
     return LicenseKey(
         agent_id="b" * 32, tier=TierEnum.PRO, license_key_hash="x", issued_at=datetime.now(UTC)
     )
-
-
-def pg(url: str, *statements: str) -> list[tuple[object, ...]]:
-    with psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://")) as conn:
-        rows: list[tuple[object, ...]] = []
-        for statement in statements:
-            cursor = conn.execute(statement)
-            rows = cursor.fetchall() if cursor.description else []
-        return rows
 
 
 def indexes_of(path: Path) -> set[str]:
@@ -54,16 +44,16 @@ def test_a_postgresql_store_of_version_1_is_upgraded(postgres_url: str) -> None:
             session.add(new_licence_key())
     # Version 1 is version 2 without the new indexes.
     drops = [f"DROP INDEX {name}" for name, _, _ in NEW_INDEXES]
-    pg(postgres_url, *drops, f"COMMENT ON TABLE {STAMP_TABLE} IS '{stamp_text(1)}'")
+    pg_query(postgres_url, *drops, f"COMMENT ON TABLE {STAMP_TABLE} IS '{stamp_text(1)}'")
 
     with Store(url=postgres_url) as store:
         report = store.init()
         assert (report.action, report.migrations_run) == ("upgraded", (2,))
         assert store.init().action == "current"
         assert store.verify().ok
-    names = {row[0] for row in pg(postgres_url, "SELECT indexname FROM pg_indexes")}
+    names = {row[0] for row in pg_query(postgres_url, "SELECT indexname FROM pg_indexes")}
     assert {name for name, _, _ in NEW_INDEXES} <= names
-    assert pg(postgres_url, "SELECT count(*) FROM license_keys") == [(1,)]
+    assert pg_query(postgres_url, "SELECT count(*) FROM license_keys") == [(1,)]
 
 
 def test_a_sqlite_store_of_version_1_is_upgraded_after_a_backup(tmp_path: Path) -> None:
