@@ -11,6 +11,18 @@ from ._postgres import PostgresServer, fresh_database
 from .helpers import REF34, REF42, copy_reference
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test that needs the PostgreSQL server is ``slow``: starting the server and making a
+    database per test costs the everyday loop (``pytest -m "not slow"``, SQLite only) most of
+    its time. CI runs them all."""
+    for item in items:
+        # A back end chosen by a parameter takes the server only at run time (getfixturevalue).
+        callspec = getattr(item, "callspec", None)
+        on_postgres = callspec is not None and "postgresql" in callspec.params.values()
+        if on_postgres or "postgres_server" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture(autouse=True)
 def _private_home(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch):
     """Point HOME and TMWS_HOME at temp dirs so no test can reach the real ~/.tmws."""
@@ -30,9 +42,10 @@ def store(tmp_path: Path) -> Iterator[Store]:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]:
-    """A fresh, initialised store on each back end: a file, then a new PostgreSQL database."""
+    """A fresh, initialised store on each back end: a file, then a new PostgreSQL database
+    (a copy of one that ``init()`` made: its own init() finds it current)."""
     if request.param == "postgresql":
-        opened = Store(url=request.getfixturevalue("postgres_url"))
+        opened = Store(url=request.getfixturevalue("postgres_store_url"))
     else:
         opened = Store(tmp_path / "tmws.db")
     with opened as store:
@@ -67,4 +80,26 @@ def postgres_server() -> Iterator[PostgresServer]:
 def postgres_url(postgres_server: PostgresServer) -> Iterator[str]:
     """The SQLAlchemy URL (postgresql+psycopg) of a new empty database, dropped after the test."""
     with fresh_database(postgres_server) as url:
+        yield url
+
+
+@pytest.fixture(scope="session")
+def postgres_store_template(postgres_server: PostgresServer) -> str:
+    """The name of a database holding a store that ``init()`` made, once per run, to be copied.
+
+    Tests of creation itself take ``postgres_url`` (an empty database); the others start from
+    this copy. Nothing connects to it after init(): PostgreSQL copies only an idle template.
+    """
+    url = postgres_server.create_database()
+    with Store(url=url) as made:
+        made.init()
+    return url.rsplit("/", 1)[1]
+
+
+@pytest.fixture
+def postgres_store_url(
+    postgres_server: PostgresServer, postgres_store_template: str
+) -> Iterator[str]:
+    """The URL of a new database that holds a current, empty store, dropped after the test."""
+    with fresh_database(postgres_server, postgres_store_template) as url:
         yield url

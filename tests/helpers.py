@@ -5,10 +5,11 @@ fixtures.
 """
 
 import hashlib
+import io
 import os
 import sqlite3
 import subprocess
-from contextlib import contextmanager
+from contextlib import contextmanager, redirect_stderr, redirect_stdout
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, LiteralString, cast
 
@@ -73,6 +74,24 @@ TMWS_TABLES = frozenset(
         "workflows",
     }
 )
+
+
+def run_cli(*args: str) -> "subprocess.CompletedProcess[str]":
+    """``tmws-store ARGS`` in this process: its exit status and what it wrote to stdout and
+    stderr, shaped like ``subprocess.run``'s result.
+
+    Everything the command decides (exit status, one-line errors, JSON) happens in ``main()``;
+    a real ``python -m tmws_store`` costs a second of imports on a loaded machine, so only the
+    tests of what a process adds (pipes, signals, a terminal, imports) start one, marked slow.
+    """
+    from tmws_store.cli import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with redirect_stdout(out), redirect_stderr(err):
+        status = main(list(args))
+    return subprocess.CompletedProcess(
+        ["tmws-store", *args], status, out.getvalue(), err.getvalue()
+    )
 
 
 def copy_reference(source: Path, dest_dir: Path) -> Path:

@@ -22,10 +22,12 @@ from tmws_store import SCHEMA_VERSION, Agent, Store, TMWSModel
 from tmws_store.backends.sqlite.backup import backup_name, list_backups
 from tmws_store.cli import main
 
+from .helpers import run_cli
+
 ALL = len(TMWSModel.metadata.tables)
 
 
-def run(*args: str) -> subprocess.CompletedProcess[str]:
+def run_process(*args: str) -> subprocess.CompletedProcess[str]:
     """``python -m tmws_store ARGS`` with this test's environment (its HOME and TMWS_HOME)."""
     return subprocess.run(
         [sys.executable, "-m", "tmws_store", *args], capture_output=True, text=True, timeout=60
@@ -295,16 +297,17 @@ def test_list_backups_skips_side_files_and_other_names(tmp_path: Path) -> None:
     ],
     ids=["text file", "directory"],
 )
+@pytest.mark.slow
 def test_errors_are_one_line_without_traceback(tmp_path: Path, make, words) -> None:
     target = tmp_path / "thing.db"
     make(target)
-    result = run("init", "--db", str(target))
+    result = run_process("init", "--db", str(target))
     assert result.returncode == 2
     assert result.stdout == ""
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith("tmws-store init: ") and words in result.stderr
     for command in ("status", "verify", "backup"):
-        other = run(command, "--db", str(target))
+        other = run_process(command, "--db", str(target))
         assert other.returncode == 2 and other.stderr.count("\n") == 1, other.stderr
     assert sorted(p.name for p in tmp_path.iterdir()) == ["thing.db"]  # nothing made
 
@@ -313,7 +316,7 @@ def test_backup_refuses_to_overwrite(tmp_path: Path) -> None:
     db = make_store(tmp_path / "t.db")
     taken = tmp_path / "taken.db"
     taken.write_text("keep me")
-    result = run("backup", str(taken), "--db", str(db))
+    result = run_cli("backup", str(taken), "--db", str(db))
     assert result.returncode == 2 and result.stderr.count("\n") == 1
     assert "already exists" in result.stderr
     assert taken.read_text() == "keep me"
@@ -323,7 +326,7 @@ def test_backup_refuses_to_overwrite(tmp_path: Path) -> None:
     "argv", [["no-such-command"], [], ["status", "--db"], ["backup", "a", "b"]]
 )
 def test_bad_usage_is_one_line_and_exits_2(argv: list[str]) -> None:
-    result = run(*argv)
+    result = run_cli(*argv)
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr.count("\n") == 1 and result.stderr.startswith("tmws-store")
     assert "error:" in result.stderr and "--help" in result.stderr
@@ -337,6 +340,7 @@ def test_help_and_version_in_process(capsys) -> None:
     assert capsys.readouterr().out.startswith("tmws-store ")
 
 
+@pytest.mark.slow
 def test_the_command_imports_nothing_heavy() -> None:
     probe = (
         "import sys; from tmws_store.cli import main; main(['path']); "

@@ -32,7 +32,7 @@ from tmws_store.cli import main
 from tmws_store.migrations.v2 import NEW_INDEXES
 from tmws_store.paths import resolve_location
 
-from .helpers import REF42, copy_reference, file_digest, run_sql
+from .helpers import REF42, copy_reference, file_digest, run_cli, run_sql
 
 ALL = len(TMWSModel.metadata.tables)
 SIGPIPE_STATUS = 128 + signal.SIGPIPE  # what a shell shows for a tool SIGPIPE ended
@@ -130,6 +130,7 @@ def on_terminal(args: Sequence[str], *, columns: int = 0) -> tuple[int, str, str
     [["status"], ["status", "--json"], ["verify"], ["verify", "--json"], ["path", "--json"]],
     ids=" ".join,
 )
+@pytest.mark.slow
 def test_stdout_without_a_reader_ends_quietly(args: list[str], tmp_path: Path) -> None:
     db = make_store(tmp_path / "t.db")
     read_end, write_end = os.pipe()
@@ -177,12 +178,12 @@ def test_a_store_error_exits_2_in_one_line_or_one_json_object(tmp_path: Path) ->
     target = tmp_path / "notes.db"
     target.write_text("not a database at all\n" * 10)
     for name in ("init", "status", "verify", "backup"):
-        plain = run(name, "--db", str(target))
+        plain = run_cli(name, "--db", str(target))
         assert (plain.returncode, plain.stdout) == (2, "")
         assert plain.stderr.count("\n") == 1 and "Traceback" not in plain.stderr
         assert plain.stderr.startswith(f"tmws-store {name}: {target} ")
 
-        as_json = run(name, "--db", str(target), "--json")
+        as_json = run_cli(name, "--db", str(target), "--json")
         assert (as_json.returncode, as_json.stderr) == (2, ""), as_json.stderr
         error = error_of(as_json.stdout)
         assert error["type"] == "NotADatabaseError"
@@ -217,24 +218,24 @@ def test_exit_status_1_is_for_what_verify_and_status_find(capsys, tmp_path: Path
     ],
 )
 def test_a_usage_error_with_json_is_one_json_object(argv: list[str]) -> None:
-    done = run(*argv)
+    done = run_cli(*argv)
     assert (done.returncode, done.stderr) == (2, "")
     assert error_of(done.stdout)["type"] == "UsageError"
 
 
 def test_a_usage_error_hides_a_password_in_json_too() -> None:
     url = "postgresql+psycopg://me:sekrit@db.example/tmws"
-    done = run("--json", "path", url)  # unrecognized arguments: <the url>
+    done = run_cli("--json", "path", url)  # unrecognized arguments: <the url>
     assert (done.returncode, done.stderr) == (2, "")
     message = error_of(done.stdout)["message"]
     assert "sekrit" not in done.stdout and "me:***@db.example" in message
 
 
 def test_json_for_a_usage_error_is_read_from_the_arguments_as_typed() -> None:
-    prefix = run("--js", "backup", "a", "b")  # a prefix argparse takes for --json
+    prefix = run_cli("--js", "backup", "a", "b")  # a prefix argparse takes for --json
     assert (prefix.returncode, prefix.stderr) == (2, "")
     assert error_of(prefix.stdout)["message"] == "unrecognized arguments: b"
-    after_dashes = run("backup", "--", "--json", "extra")  # DEST "--json", one too many
+    after_dashes = run_cli("backup", "--", "--json", "extra")  # DEST "--json", one too many
     assert (after_dashes.returncode, after_dashes.stdout) == (2, "")
     assert after_dashes.stderr.count("\n") == 1
     assert "unrecognized arguments: extra" in after_dashes.stderr
@@ -334,7 +335,7 @@ def test_copy_refuses_db_as_a_usage_error(before: bool, tmp_path: Path) -> None:
     other, target = tmp_path / "other.db", tmp_path / "target.db"
     db = ["--db", str(other)]
     copy = ["copy", "--from", str(source), "--to", str(target)]
-    done = run(*(db + copy if before else copy + db))
+    done = run_cli(*(db + copy if before else copy + db))
     assert (done.returncode, done.stdout) == (2, "")
     assert done.stderr.count("\n") == 1
     assert done.stderr.startswith("tmws-store copy: error: argument --db: not allowed with copy")

@@ -248,6 +248,7 @@ def test_a_destination_file_holding_rows_is_refused_before_it_is_adopted(
 # --- 2. the right error class, naming the right store ---------------------------------------
 
 
+@pytest.mark.slow
 def test_a_full_destination_is_storage_full_naming_the_destination(
     tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
@@ -275,6 +276,7 @@ def test_a_full_destination_is_storage_full_naming_the_destination(
         assert sum(counts(written.engine).values()) == 0  # the one transaction rolled back
 
 
+@pytest.mark.slow
 def test_a_backup_to_a_full_disk_names_the_backup(
     tmp_path: Path, request: pytest.FixtureRequest, capsys: pytest.CaptureFixture[str]
 ) -> None:

@@ -18,6 +18,9 @@ from tmws_store import APPLICATION_ID, Memory, StorageFullError, Store
 from ._procs import model_table_names
 from .helpers import REF34, all_rows, copy_reference, small_tmpfs
 
+# Each test fills a disk for real: a child process under a file-size limit, or a tmpfs.
+pytestmark = pytest.mark.slow
+
 LIMITED = textwrap.dedent(
     """
     import json, resource, signal, sys

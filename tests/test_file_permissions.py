@@ -193,6 +193,7 @@ def init_without_root_powers(path: Path | None, tmp_path: Path) -> str:
     return rest.strip()
 
 
+@pytest.mark.slow
 def test_a_read_only_folder_is_refused_and_nothing_is_created(tmp_path: Path) -> None:
     folder = tmp_path / "ro"
     folder.mkdir()
@@ -205,6 +206,7 @@ def test_a_read_only_folder_is_refused_and_nothing_is_created(tmp_path: Path) ->
     assert listing(home) == home_before  # nothing went to a default place instead
 
 
+@pytest.mark.slow
 def test_a_read_only_file_is_refused_at_init(tmp_path: Path) -> None:
     path = tmp_path / "tmws.db"
     with Store(path) as store:
@@ -216,6 +218,7 @@ def test_a_read_only_file_is_refused_at_init(tmp_path: Path) -> None:
     assert (listing(tmp_path), path.read_bytes()) == (before, content)
 
 
+@pytest.mark.slow
 def test_a_tmws_file_in_a_read_only_folder_is_refused_before_any_backup(tmp_path: Path) -> None:
     folder = tmp_path / "ro"
     folder.mkdir()
@@ -227,6 +230,7 @@ def test_a_tmws_file_in_a_read_only_folder_is_refused_before_any_backup(tmp_path
     assert (listing(tmp_path), path.read_bytes()) == (before, content)
 
 
+@pytest.mark.slow
 def test_a_read_only_tmws_data_folder_is_not_made_writable(tmp_path: Path, monkeypatch) -> None:
     """An existing data folder is never changed: it stays read-only, and is refused."""
     home = tmp_path / "tmws-home"
@@ -239,6 +243,7 @@ def test_a_read_only_tmws_data_folder_is_not_made_writable(tmp_path: Path, monke
     assert mode(home / "data") == 0o555  # as the user left it
 
 
+@pytest.mark.slow
 def test_a_link_in_a_read_only_folder_to_a_writable_place_works(tmp_path: Path) -> None:
     """What must be writable is the folder of the real file, where -wal and -shm go."""
     target = tmp_path / "disk" / "tmws.db"

@@ -5,6 +5,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from sqlalchemy import inspect
 
 from tmws_store import TMWSModel
@@ -25,6 +26,7 @@ def python(*args: str) -> subprocess.CompletedProcess[str]:
     )
 
 
+@pytest.mark.slow
 def test_the_committed_reference_is_what_the_models_generate() -> None:
     # A fresh interpreter: here every model module is imported already, in test order.
     result = python("-m", "tmws_store.reference")
@@ -44,6 +46,7 @@ def test_the_reference_covers_every_model_and_relationship() -> None:
     assert len(headings) == len(TMWSModel.metadata.tables) == 42
 
 
+@pytest.mark.slow
 def test_importing_the_generator_builds_no_model() -> None:
     code = "import sys, tmws_store.reference; print('tmws_store.models' in sys.modules)"
     result = python("-c", code)

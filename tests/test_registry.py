@@ -52,12 +52,14 @@ def model_module_names() -> set[str]:
     return {f"tmws_store.models.{m.name}" for m in pkgutil.iter_modules([str(folder)])}
 
 
+@pytest.mark.slow
 def test_bare_import_creates_exactly_the_metadata_tables(tmp_path: Path) -> None:
     result = run_fresh(tmp_path / "tmws.db")
     assert result["on_disk"] == result["metadata"] == result["created"]
     assert len(result["metadata"]) > 0
 
 
+@pytest.mark.slow
 def test_every_model_module_is_imported_by_the_package(tmp_path: Path) -> None:
     result = run_fresh(tmp_path / "tmws.db")
     assert set(result["modules"]) == model_module_names()

@@ -402,6 +402,7 @@ def test_a_newer_postgresql_store_is_refused_untouched(postgres_url: str, tmp_pa
 # --- 4. an upgrade the disk has no room for ---------------------------------------------------
 
 
+@pytest.mark.slow
 def test_an_upgrade_without_room_for_its_rebuild_is_refused_before_writing(
     tmp_path: Path,
 ) -> None:

@@ -290,14 +290,6 @@ def psql(url: str, *statements: str) -> None:
             conn.execute(statement)
 
 
-@pytest.fixture
-def pg_url(postgres_url: str) -> str:
-    """A new PostgreSQL database with a fresh store in it."""
-    with Store(url=postgres_url) as store:
-        store.init()
-    return postgres_url
-
-
 def pg_verify(url: str) -> tuple[bool, list[str]]:
     with Store(url=url) as store:
         report = store.verify()
@@ -366,17 +358,19 @@ PG_CHANGES = {
 
 
 @pytest.mark.parametrize("change", PG_CHANGES)
-def test_postgresql_a_changed_column_key_or_index_is_a_problem(change: str, pg_url: str) -> None:
+def test_postgresql_a_changed_column_key_or_index_is_a_problem(
+    change: str, postgres_store_url: str
+) -> None:
     statement, expected = PG_CHANGES[change]
-    psql(pg_url, statement)
-    assert pg_verify(pg_url) == (False, [expected])
+    psql(postgres_store_url, statement)
+    assert pg_verify(postgres_store_url) == (False, [expected])
 
 
-def test_postgresql_a_type_sqlalchemy_does_not_know_is_a_problem(pg_url: str) -> None:
+def test_postgresql_a_type_sqlalchemy_does_not_know_is_a_problem(postgres_store_url: str) -> None:
     # Left to Alembic, a column it cannot reflect the type of compares equal.
-    psql(pg_url, "ALTER TABLE api_keys ALTER COLUMN last_used_ip TYPE point USING NULL")
+    psql(postgres_store_url, "ALTER TABLE api_keys ALTER COLUMN last_used_ip TYPE point USING NULL")
     with pytest.warns(SAWarning, match="Did not recognize type 'point'"):
-        result = pg_verify(pg_url)
+        result = pg_verify(postgres_store_url)
     assert result == (
         False,
         [
@@ -386,14 +380,14 @@ def test_postgresql_a_type_sqlalchemy_does_not_know_is_a_problem(pg_url: str) ->
     )
 
 
-def test_postgresql_extra_objects_are_listed_not_wrong(pg_url: str) -> None:
+def test_postgresql_extra_objects_are_listed_not_wrong(postgres_store_url: str) -> None:
     psql(
-        pg_url,
+        postgres_store_url,
         "CREATE INDEX mine ON api_keys (name)",
         "CREATE TABLE notes (id int PRIMARY KEY, body text UNIQUE)",
         "ALTER TABLE api_keys ADD COLUMN note text",
     )
-    with Store(url=pg_url) as store:
+    with Store(url=postgres_store_url) as store:
         report = store.verify()
     assert report.ok, report.problems()
     assert (report.extra_indexes, report.extra_tables, report.extra_columns) == (
