@@ -1,6 +1,7 @@
 """Shared fixtures. The real ~/.tmws is never touched: every test gets its own TMWS_HOME."""
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -8,7 +9,7 @@ import pytest
 from tmws_store import Store
 
 from ._postgres import PostgresServer, fresh_database
-from .helpers import REF34, REF42, copy_reference
+from .helpers import REF34, REF42, copy_reference, small_tmpfs
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
@@ -103,3 +104,15 @@ def postgres_store_url(
     """The URL of a new database that holds a current, empty store, dropped after the test."""
     with fresh_database(postgres_server, postgres_store_template) as url:
         yield url
+
+
+@pytest.fixture
+def tmpfs(tmp_path: Path) -> Iterator[Callable[[str, int], Path]]:
+    """Mount tiny tmpfs file systems under tmp_path (helpers.small_tmpfs); each is unmounted
+    afterwards."""
+    with ExitStack() as mounted:
+
+        def mount(name: str, size: int) -> Path:
+            return mounted.enter_context(small_tmpfs(tmp_path / name, size))
+
+        yield mount

@@ -14,10 +14,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, LiteralString, cast
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Iterator, Mapping, Sequence
+    from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 
     import pytest
     from alembic.operations import Operations
+    from sqlalchemy import Engine
 
     from tmws_store import Store, TMWSModel
 
@@ -446,3 +447,133 @@ def make_v1_postgres(url: str) -> str:
     drops = [f"DROP INDEX {name}" for name, _, _ in NEW_INDEXES]
     pg_query(url, *drops, f"COMMENT ON TABLE {STAMP_TABLE} IS '{stamp_text(1)}'")
     return url
+
+
+# --- moving rows between stores, and the worker that races start-ups --------------------
+
+INIT_WORKER = """
+from tmws_store import Store
+for round_, target in enumerate(json.loads((SYNC / "targets.json").read_text())):
+    wait_for(f"round{round_}")
+    try:
+        store = Store(url=target) if "://" in target else Store(target)
+        report(f"round{round_}", {"ok": True, "action": store.init().action})
+        store.close()
+    except Exception as exc:
+        report(f"round{round_}", {"ok": False, "error": repr(exc)})
+"""
+
+
+def table_names(store: "Store") -> set[str]:
+    from sqlalchemy import inspect
+
+    return set(inspect(store.engine).get_table_names())
+
+
+def psql(url: str, *statements: str) -> list:
+    """Run statements on a plain psycopg connection (autocommit); the last one's rows."""
+    import psycopg
+
+    plain = url.replace("postgresql+psycopg://", "postgresql://")
+    with psycopg.connect(plain, autocommit=True) as conn:
+        rows: list = []
+        for statement in statements:
+            cursor = conn.execute(statement)
+            rows = cursor.fetchall() if cursor.description else []
+        return rows
+
+
+def grow(point: Path, size: int) -> None:
+    """Free space, as a user would: here by enlarging the file system."""
+    subprocess.run(["mount", "-o", f"remount,size={size}", str(point)], check=True)
+
+
+def rows_by_key(
+    engine: "Engine", names: "Collection[str] | None" = None
+) -> dict[str, dict[tuple[Any, ...], dict[str, Any]]]:
+    """Every row of every model table, as Python values, keyed by table and primary key.
+
+    Read through the models' own column types, not as stored text: jsonb keeps JSON objects
+    in its own key order and a timestamptz is not the text TMWS wrote (``12:00:00`` against
+    ``12:00:00.000000``), yet both are the same values. Comparing values is what "the row
+    arrived" means; comparing text would fail on differences that are not differences.
+    """
+    from sqlalchemy import select
+
+    from tmws_store import TMWSModel
+
+    found = {}
+    with engine.connect() as conn:
+        for table in TMWSModel.metadata.sorted_tables:
+            if names is not None and table.name not in names:
+                continue
+            key = [column.key for column in table.primary_key.columns]
+            found[table.name] = {
+                tuple(row[k] for k in key): dict(row)
+                for row in conn.execute(select(table)).mappings()
+            }
+    return found
+
+
+def counts(engine: "Engine") -> dict[str, int]:
+    """Rows per model table."""
+    from sqlalchemy import func, select
+
+    from tmws_store import TMWSModel
+
+    with engine.connect() as conn:
+        return {
+            table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
+            for table in TMWSModel.metadata.sorted_tables
+        }
+
+
+def raw_counts(path: Path) -> dict[str, int]:
+    """Rows per table of a SQLite file, read with plain sqlite3 (no tmws_store involved)."""
+    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
+    try:
+        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+        return {name: con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in names}
+    finally:
+        con.close()
+
+
+def all_empty(url: str) -> dict[str, int]:
+    """The tables of the store at ``url`` that hold rows (empty dict: none does)."""
+    from tmws_store import Store
+
+    with Store(url=url) as store:
+        return {name: n for name, n in counts(store.engine).items() if n}
+
+
+def agents_and_memories(path: Path, memories: int = 3) -> Path:
+    """A new store file: two agents and ``memories`` memories; "memory 1"'s parent is "memory 0"."""
+    from sqlalchemy import select
+
+    from tmws_store import Agent, Memory, Store
+
+    with Store(path) as store:
+        store.init()
+        store.insert_many(
+            Agent,
+            [
+                {"agent_id": "athena", "display_name": "Athena"},
+                {"agent_id": "hera", "display_name": "Hera"},
+            ],
+        )
+        rows = [
+            {"agent_id": "athena", "namespace": "team", "content": f"memory {i}", "tags": [i]}
+            for i in range(memories)
+        ]
+        store.insert_many(Memory, rows)
+        memories_table = Memory.__table__
+        with store.engine.begin() as conn:  # a real self-reference: memory 1 answers memory 0
+            parent = conn.execute(
+                select(memories_table.c.id).where(memories_table.c.content == "memory 0")
+            ).scalar_one()
+            conn.execute(
+                memories_table.update()
+                .where(memories_table.c.content == "memory 1")
+                .values(parent_memory_id=parent)
+            )
+    return path

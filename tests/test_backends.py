@@ -41,7 +41,7 @@ from tmws_store import (
 from tmws_store.backends.postgresql import STAMP_TABLE, stamp_text
 
 from ._procs import Workers
-from .helpers import REF42, TMWS_TABLES, copy_reference
+from .helpers import INIT_WORKER, REF42, TMWS_TABLES, copy_reference, psql, table_names
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -64,10 +64,6 @@ def any_store(any_target: str) -> Iterator[Store]:
     with open_store(any_target) as store:
         store.init()
         yield store
-
-
-def table_names(store: Store) -> set[str]:
-    return set(inspect(store.engine).get_table_names())
 
 
 def count(store: Store, model: type[TMWSModel]) -> int:
@@ -110,19 +106,6 @@ def test_init_is_idempotent_and_keeps_rows(any_store: Store, any_target: str) ->
         with open_store(any_target) as again:
             assert again.init().action == "current"
     assert count(any_store, Agent) == 1
-
-
-INIT_WORKER = """
-from tmws_store import Store
-for round_, target in enumerate(json.loads((SYNC / "targets.json").read_text())):
-    wait_for(f"round{round_}")
-    try:
-        store = Store(url=target) if "://" in target else Store(target)
-        report(f"round{round_}", {"ok": True, "action": store.init().action})
-        store.close()
-    except Exception as exc:
-        report(f"round{round_}", {"ok": False, "error": repr(exc)})
-"""
 
 
 @pytest.mark.slow
@@ -285,17 +268,6 @@ def pg_store(postgres_url: str) -> Iterator[Store]:
     with Store(url=postgres_url) as store:
         store.init()
         yield store
-
-
-def psql(url: str, *statements: str) -> list:
-    """Run statements on a plain psycopg connection (autocommit); the last one's rows."""
-    plain = url.replace("postgresql+psycopg://", "postgresql://")
-    with psycopg.connect(plain, autocommit=True) as conn:
-        rows: list = []
-        for statement in statements:
-            cursor = conn.execute(statement)
-            rows = cursor.fetchall() if cursor.description else []
-        return rows
 
 
 def test_postgresql_uses_native_types(pg_store: Store, postgres_url: str) -> None:

@@ -35,11 +35,21 @@ from tmws_store.cli import main
 from tmws_store.transfer import copy_store
 
 from ._procs import Workers
-from .helpers import REF34, TMWS_TABLES, copy_reference
-from .test_backends import INIT_WORKER, psql, table_names
-from .test_disk_full import grow, tmpfs  # noqa: F401  (the fixture, asked for by name)
-from .test_existing_files import shape_old_memories
-from .test_transfer import agents_and_memories, all_empty, counts, raw_counts, rows_by_key
+from .helpers import (
+    INIT_WORKER,
+    REF34,
+    TMWS_TABLES,
+    agents_and_memories,
+    all_empty,
+    copy_reference,
+    counts,
+    grow,
+    psql,
+    raw_counts,
+    rows_by_key,
+    shape_old_memories,
+    table_names,
+)
 
 # --- helpers --------------------------------------------------------------------------------
 

@@ -8,7 +8,6 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
@@ -16,7 +15,7 @@ import pytest
 from tmws_store import APPLICATION_ID, Memory, StorageFullError, Store
 
 from ._procs import model_table_names
-from .helpers import REF34, all_rows, copy_reference, small_tmpfs
+from .helpers import REF34, all_rows, copy_reference, grow
 
 # Each test fills a disk for real: a child process under a file-size limit, or a tmpfs.
 pytestmark = pytest.mark.slow
@@ -126,23 +125,6 @@ def test_file_size_limit_during_writes_keeps_committed_rows(tmp_path: Path) -> N
 
 
 # --- a real full file system ----------------------------------------------------------------
-
-
-@pytest.fixture
-def tmpfs(tmp_path: Path):
-    """Mount tiny tmpfs file systems under tmp_path (helpers.small_tmpfs); each is unmounted
-    afterwards."""
-    with ExitStack() as mounted:
-
-        def mount(name: str, size: int) -> Path:
-            return mounted.enter_context(small_tmpfs(tmp_path / name, size))
-
-        yield mount
-
-
-def grow(point: Path, size: int) -> None:
-    """Free space, as a user would: here by enlarging the file system."""
-    subprocess.run(["mount", "-o", f"remount,size={size}", str(point)], check=True)
 
 
 def test_full_tmpfs_during_first_run(tmpfs) -> None:

@@ -22,100 +22,28 @@ import sqlite3
 import subprocess
 import sys
 import textwrap
-from collections.abc import Collection, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import Engine, func, select, text
+from sqlalchemy import text
 
-from tmws_store import Agent, CopyError, Memory, Store, TMWSModel
+from tmws_store import CopyError, Memory, Store
 from tmws_store.cli import main
 from tmws_store.transfer import copy_store
 
 from ._postgres import PostgresServer, fresh_database
-from .helpers import TMWS_TABLES
-
-TABLES = TMWSModel.metadata.sorted_tables
+from .helpers import (
+    TMWS_TABLES,
+    agents_and_memories,
+    all_empty,
+    counts,
+    raw_counts,
+    rows_by_key,
+)
 
 # --- helpers ------------------------------------------------------------------------------
-
-
-def rows_by_key(
-    engine: Engine, names: Collection[str] | None = None
-) -> dict[str, dict[tuple[Any, ...], dict[str, Any]]]:
-    """Every row of every model table, as Python values, keyed by table and primary key.
-
-    Read through the models' own column types, not as stored text: jsonb keeps JSON objects
-    in its own key order and a timestamptz is not the text TMWS wrote (``12:00:00`` against
-    ``12:00:00.000000``), yet both are the same values. Comparing values is what "the row
-    arrived" means; comparing text would fail on differences that are not differences.
-    """
-    found = {}
-    with engine.connect() as conn:
-        for table in TABLES:
-            if names is not None and table.name not in names:
-                continue
-            key = [column.key for column in table.primary_key.columns]
-            found[table.name] = {
-                tuple(row[k] for k in key): dict(row)
-                for row in conn.execute(select(table)).mappings()
-            }
-    return found
-
-
-def counts(engine: Engine) -> dict[str, int]:
-    """Rows per model table."""
-    with engine.connect() as conn:
-        return {
-            table.name: conn.execute(select(func.count()).select_from(table)).scalar_one()
-            for table in TABLES
-        }
-
-
-def raw_counts(path: Path) -> dict[str, int]:
-    """Rows per table of a SQLite file, read with plain sqlite3 (no tmws_store involved)."""
-    con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)
-    try:
-        names = [r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")]
-        return {name: con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] for name in names}
-    finally:
-        con.close()
-
-
-def all_empty(url: str) -> dict[str, int]:
-    """The tables of the store at ``url`` that hold rows (empty dict: none does)."""
-    with Store(url=url) as store:
-        return {name: n for name, n in counts(store.engine).items() if n}
-
-
-def agents_and_memories(path: Path, memories: int = 3) -> Path:
-    """A new store file: two agents and ``memories`` memories; "memory 1"'s parent is "memory 0"."""
-    with Store(path) as store:
-        store.init()
-        store.insert_many(
-            Agent,
-            [
-                {"agent_id": "athena", "display_name": "Athena"},
-                {"agent_id": "hera", "display_name": "Hera"},
-            ],
-        )
-        rows = [
-            {"agent_id": "athena", "namespace": "team", "content": f"memory {i}", "tags": [i]}
-            for i in range(memories)
-        ]
-        store.insert_many(Memory, rows)
-        memories_table = Memory.__table__
-        with store.engine.begin() as conn:  # a real self-reference: memory 1 answers memory 0
-            parent = conn.execute(
-                select(memories_table.c.id).where(memories_table.c.content == "memory 0")
-            ).scalar_one()
-            conn.execute(
-                memories_table.update()
-                .where(memories_table.c.content == "memory 1")
-                .values(parent_memory_id=parent)
-            )
-    return path
 
 
 def tamper(path: Path, sql: str) -> None:
