@@ -41,7 +41,7 @@ from sqlalchemy import create_engine
 from sqlmodel import Session, select
 
 import tmws_store
-from tmws_store import Agent, Memory, Store, Task, TMWSModel
+from tmws_store import Agent, Memory, ServerLocation, Store, Task, TMWSModel
 from tmws_store.migrations.v2 import NEW_INDEXES
 
 T = TypeVar("T")
@@ -380,11 +380,13 @@ def bench_fixtures(scratch: Scratch, tests: int) -> None:
         "TMWS_BENCH_TIMES": str(times_file),
         "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # the plugin alone, however it is installed
     }
-    subprocess.run(
+    done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "tmws_store.pytest_plugin",
          "-p", "no:cacheprovider", "test_fixtures.py"],
-        cwd=folder, env=env, check=True, stdout=subprocess.DEVNULL,
+        cwd=folder, env=env, capture_output=True, text=True,
     )  # fmt: skip
+    if done.returncode != 0:  # a broken plugin: say why rather than print a wrong row
+        raise SystemExit(f"the fixture tests failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
     times = json.loads(times_file.read_text())
     # Test 0 of each kind pays for what the session builds once (the template, imports).
     base = [times[f"test_base_{i}"] for i in range(1, tests)]
@@ -660,8 +662,11 @@ def bench_postgres(url: str, rounds: int) -> None:
     store = Store(url=url)
     if store.init().action != "created":
         raise SystemExit(f"--postgres needs an empty database; {store.where} was not")
-    plain = store.location.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    engine = create_engine(store.location.url)
+    location = store.location
+    if not isinstance(location, ServerLocation):
+        raise SystemExit(f"--postgres needs a PostgreSQL URL; {store.where} is a file")
+    plain = location.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    engine = create_engine(location.url)
     try:
         with engine.connect() as conn:  # connected once, as a long-running program is
             pair = paired(
@@ -672,8 +677,8 @@ def bench_postgres(url: str, rounds: int) -> None:
         record("PostgreSQL: warm `init()`", "`create_all()` on a current schema", pair, "report")
 
         def raw_connect() -> None:
-            with psycopg.connect(plain) as conn:
-                conn.execute("SELECT 1").fetchall()
+            with psycopg.connect(plain) as pg:
+                pg.execute("SELECT 1").fetchall()
 
         def new_store() -> None:
             with Store(url=url) as fresh:
@@ -693,15 +698,15 @@ def bench_postgres(url: str, rounds: int) -> None:
 
         # The baseline: the same rows as stored, read back, sent with psycopg's executemany.
         store.insert_many(Memory, rows)
-        with psycopg.connect(plain) as conn:
-            params = conn.execute(f"SELECT {', '.join(columns)} FROM memories").fetchall()
+        with psycopg.connect(plain) as pg:
+            params = pg.execute(f"SELECT {', '.join(columns)} FROM memories").fetchall()
         wrapped = [tuple(psycopg.types.json.Jsonb(v) if isinstance(v, dict | list) else v
                          for v in row) for row in params]  # fmt: skip
         marks = ", ".join(["%s"] * len(columns))
         sql = f"INSERT INTO memories ({', '.join(columns)}) VALUES ({marks})"
 
         def raw_insert(_: None) -> None:
-            with psycopg.connect(plain) as conn, conn.cursor() as cursor:
+            with psycopg.connect(plain) as pg, pg.cursor() as cursor:
                 cursor.executemany(sql, wrapped)
 
         def bulk(_: None) -> None:
@@ -714,9 +719,9 @@ def bench_postgres(url: str, rounds: int) -> None:
     finally:
         engine.dispose()
         store.close()
-        with psycopg.connect(plain, autocommit=True) as conn:  # leave the database empty
-            conn.execute("DROP SCHEMA public CASCADE")
-            conn.execute("CREATE SCHEMA public")
+        with psycopg.connect(plain, autocommit=True) as pg:  # leave the database empty
+            pg.execute("DROP SCHEMA public CASCADE")
+            pg.execute("CREATE SCHEMA public")
 
 
 # --- main -------------------------------------------------------------------------------
