@@ -1,11 +1,15 @@
 """Benchmarks: every case interleaved with its baseline, round by round, in the same run.
 
-    python benchmarks/run.py            # everything (1 GB files, 1,000,000 rows): minutes
-    python benchmarks/run.py --quick    # 64 MB files, 100,000 rows, fewer rounds: < 1 minute
+    python benchmarks/run.py            # everything: 1 GB files, 1,000,000 rows, more rounds
+    python benchmarks/run.py --quick    # 64 MB files, 20,000 and 5,000 rows, 3-11 rounds
     python benchmarks/run.py --postgres postgresql+psycopg://me@host/empty_db   # adds PostgreSQL
 
-Measured on the 2-core build machine while other jobs ran: ``--quick`` took 52 s, the full
-run 6 min 10 s.
+How long it takes on the 2-core build machine (Dec 2026, before #16's changes; the slow
+cases are the very ones #16 speeds up, so both runs get shorter as its targets are met):
+``--quick`` uses 50 s of CPU (about its wall time on an idle machine, which this one never
+was while measuring) and took 168 s while other jobs kept the load at 7; the full run uses
+432 s of CPU and took 20 min at load 10.
+Each section prints its wall and CPU time, the last line both totals.
 
 Each round times the baseline and our case back to back, in alternating order, so that a
 change in the machine's load touches both alike; a row gives both medians and the median and
