@@ -1,17 +1,31 @@
-"""Benchmarks: medians and ratios, each against a baseline measured in the same run.
+"""Benchmarks: every case interleaved with its baseline, round by round, in the same run.
 
-    python benchmarks/run.py            # everything (builds 1 GB files and 1,000,000 rows)
-    python benchmarks/run.py --quick    # 64 MB files and 100,000 rows, in about a minute
+    python benchmarks/run.py            # everything: 1 GB files, 1,000,000 rows, more rounds
+    python benchmarks/run.py --quick    # 64 MB files, 20,000 and 5,000 rows, 3-11 rounds
     python benchmarks/run.py --postgres postgresql+psycopg://me@host/empty_db   # adds PostgreSQL
 
-Prints a Markdown table. Where the two cases run interleaved, round by round, the ratio is
-the median of the rounds' ratios, with the smallest in brackets. Nothing here asserts: the
-README quotes the table and says which machine it came from. Scratch files go to a temporary
-folder that is removed at the end.
+How long it takes on the 2-core build machine (Dec 2026, before #16's changes; the slow
+cases are the very ones #16 speeds up, so both runs get shorter as its targets are met):
+``--quick`` uses 50 s of CPU (about its wall time on an idle machine, which this one never
+was while measuring) and took 168 s while other jobs kept the load at 7; the full run uses
+432 s of CPU and took 20 min at load 10.
+Each section prints its wall and CPU time, the last line both totals.
+
+Each round times the baseline and our case back to back, in alternating order, so that a
+change in the machine's load touches both alike; a row gives both medians and the median and
+smallest of the rounds' ratios (our time / the baseline's time in the same round). Target
+"<= 2x" is met when the median ratio is at most 2. The fixture rows give per-test extra
+milliseconds over a test that takes only ``tmp_path``, measured inside pytest.
+
+The subprocess cases run ``sys.executable`` with ``PYTHONPATH`` pointing at the
+``tmws_store`` this script imported, so they measure the same code. Nothing here asserts:
+the README quotes the table and says which machine it came from. Scratch files go to a
+temporary folder that is removed at the end.
 """
 
 import argparse
 import contextlib
+import json
 import os
 import platform
 import shutil
@@ -23,71 +37,108 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from sqlalchemy import create_engine
 from sqlmodel import Session, select
 
-from tmws_store import Memory, Store, TMWSModel
+import tmws_store
+from tmws_store import Agent, Memory, ServerLocation, Store, Task, TMWSModel
 from tmws_store.migrations.v2 import NEW_INDEXES
-from tmws_store.schema import create_statements
 
-ROWS: list[tuple[str, str, str, str, str]] = []  # what, baseline, ours, ratio, target
+T = TypeVar("T")
+
+# what, baseline, ours, ratio, target, met
+ROWS: list[tuple[str, str, str, str, str, str]] = []
 
 
-def median_seconds(
-    fn: Callable[[], Any], *, repeat: int, setup: Callable[[], Any] | None = None
-) -> float:
-    times = []
-    for _ in range(repeat):
-        if setup is not None:
-            setup()
-        start = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - start)
-    return statistics.median(times)
+@dataclass
+class Pair:
+    """The times (or sizes) of one case and its baseline, one of each per round."""
+
+    base: list[float] = field(default_factory=list)
+    ours: list[float] = field(default_factory=list)
+
+    def ratios(self) -> list[float]:
+        return [o / b for b, o in zip(self.base, self.ours, strict=True)]
+
+    def extras(self) -> list[float]:
+        return [o - b for b, o in zip(self.base, self.ours, strict=True)]
+
+
+def paired(
+    base: Callable[..., Any],
+    ours: Callable[..., Any],
+    rounds: int,
+    setup: Callable[[], Any] | None = None,
+) -> Pair:
+    """Time ``base`` and ``ours`` once per round, back to back, in alternating order.
+
+    With ``setup``, each timed call gets a fresh ``setup()`` result as its one argument
+    (a new path, a fresh store); setting up is not timed.
+    """
+    pair = Pair()
+    for round_ in range(rounds):
+        order = ((pair.base, base), (pair.ours, ours))
+        for times, fn in order if round_ % 2 == 0 else order[::-1]:
+            args = () if setup is None else (setup(),)
+            start = time.perf_counter()
+            fn(*args)
+            times.append(time.perf_counter() - start)
+    return pair
 
 
 def ms(seconds: float) -> str:
     return f"{seconds * 1000:.2f} ms"
 
 
-def record(what: str, base_name: str, base: float, ours: float, target: str) -> None:
-    ROWS.append((what, f"{base_name}: {ms(base)}", ms(ours), f"{ours / base:.2f}x", target))
+def mb(size: float) -> str:
+    return f"{size / 2**20:.1f} MB"
 
 
-def paired(
-    base: Callable[[], Any],
-    ours: Callable[[], Any],
-    *,
-    repeat: int,
-    setup: Callable[[], Any] | None = None,
-) -> tuple[float, float, list[float]]:
-    """Both cases interleaved, one pair per round: the medians and each round's ratio.
-
-    Back to back, in alternating order, so that the machine's load and the page cache touch
-    both cases of a round alike; the ratio of a round is then a fairer figure than the ratio
-    of two medians measured minutes apart.
-    """
-    times: dict[str, list[float]] = {"base": [], "ours": []}
-    for round_ in range(repeat):
-        if setup is not None:
-            setup()
-        order = (("base", base), ("ours", ours))
-        for name, fn in order if round_ % 2 == 0 else order[::-1]:
-            start = time.perf_counter()
-            fn()
-            times[name].append(time.perf_counter() - start)
-    ratios = [o / b for b, o in zip(times["base"], times["ours"], strict=True)]
-    return statistics.median(times["base"]), statistics.median(times["ours"]), ratios
-
-
-def record_paired(
-    what: str, base_name: str, base: str, ours: str, ratios: list[float], target: str
+def record(
+    what: str,
+    base_name: str,
+    pair: Pair,
+    target: str,
+    limit: float | None = None,
+    unit: Callable[[float], str] = ms,
 ) -> None:
-    ratio = f"{statistics.median(ratios):.2f}x (min {min(ratios):.2f}x)"
-    ROWS.append((what, f"{base_name}: {base}", ours, ratio, target))
+    """One row: both medians, the median and smallest ratio, the target and whether met.
+
+    ``limit`` is the largest median ratio that meets ``target``; None for "report" rows.
+    """
+    ratios = pair.ratios()
+    median = statistics.median(ratios)
+    met = "-" if limit is None else ("yes" if median <= limit else "NO")
+    ROWS.append(
+        (
+            what,
+            f"{base_name}: {unit(statistics.median(pair.base))}",
+            unit(statistics.median(pair.ours)),
+            f"{median:.2f}x (min {min(ratios):.2f}x)",
+            target,
+            met,
+        )
+    )
+
+
+def record_extra(what: str, base_name: str, pair: Pair, limit_ms: float) -> None:
+    """One row whose target is a number of milliseconds above the baseline, per round."""
+    extras = pair.extras()
+    median = statistics.median(extras)
+    ROWS.append(
+        (
+            what,
+            f"{base_name}: {ms(statistics.median(pair.base))}",
+            ms(statistics.median(pair.ours)),
+            f"{median * 1000:+.2f} ms (min {min(extras) * 1000:+.2f} ms)",
+            f"<= +{limit_ms:g} ms",
+            "yes" if median * 1000 <= limit_ms else "NO",
+        )
+    )
 
 
 class Scratch:
@@ -95,17 +146,60 @@ class Scratch:
         self.root, self.count = root, 0
 
     def path(self) -> Path:
+        """A new, empty folder, and the store's path in it (not created)."""
         self.count += 1
         folder = self.root / f"s{self.count}"
         folder.mkdir()
         return folder / "tmws.db"
 
 
-def bench_init(scratch: Scratch, repeat: int) -> None:
-    statements = create_statements()
+def new_store(path: Path) -> Store:
+    store = Store(path)
+    store.init()
+    return store
 
-    def raw_ddl() -> None:
-        con = sqlite3.connect(scratch.path(), isolation_level=None)
+
+def init_and_close(path: Path) -> None:
+    """What a program does to get a store file ready: open, init, close."""
+    with Store(path) as store:
+        store.init()
+
+
+def create_all(path: Path) -> None:
+    engine = create_engine(f"sqlite:///{path}")
+    TMWSModel.metadata.create_all(engine)
+    engine.dispose()
+
+
+# --- in-process start-up ----------------------------------------------------------------
+
+
+def schema_of(path: Path) -> list[str]:
+    """The DDL of the store at ``path``, as SQLite keeps it: whatever ``init()`` made."""
+    con = sqlite3.connect(path)
+    rows = con.execute(
+        "SELECT sql FROM sqlite_master WHERE sql IS NOT NULL ORDER BY rowid"
+    ).fetchall()
+    con.close()
+    return [sql for (sql,) in rows]
+
+
+def file_image(path: Path) -> bytes:
+    """The bytes of the store at ``path`` as one file (its -wal folded in)."""
+    con = sqlite3.connect(path)
+    image = con.serialize()
+    con.close()
+    return image
+
+
+def bench_init(scratch: Scratch, rounds: int) -> None:
+    made = scratch.path()
+    init_and_close(made)  # warms the process (imports, cached DDL) and gives the schema
+    statements = schema_of(made)
+    image = file_image(made)
+
+    def raw_ddl(path: Path) -> None:
+        con = sqlite3.connect(path, isolation_level=None)
         con.execute("PRAGMA journal_mode = WAL")
         con.execute("BEGIN IMMEDIATE")
         for statement in statements:
@@ -113,114 +207,200 @@ def bench_init(scratch: Scratch, repeat: int) -> None:
         con.execute("COMMIT")
         con.close()
 
-    def ours_fresh() -> None:
-        Store(scratch.path()).init()
+    def write_image(path: Path) -> None:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        try:
+            os.write(fd, image)
+            os.fsync(fd)
+        finally:
+            os.close(fd)
 
-    def create_all_fresh() -> None:
-        engine = create_engine(f"sqlite:///{scratch.path()}")
-        TMWSModel.metadata.create_all(engine)
-        engine.dispose()
-
-    Store(scratch.path()).init()  # warm the process: imports, cached DDL
-    raw = median_seconds(raw_ddl, repeat=repeat)
-    fresh = median_seconds(ours_fresh, repeat=repeat)
-    create_all = median_seconds(create_all_fresh, repeat=repeat)
-    record("fresh `init()`", "same DDL, sqlite3, one transaction", raw, fresh, "<= 1.5x")
-    record("fresh `init()`", "`metadata.create_all()`", create_all, fresh, "report speed-up")
+    pair = paired(raw_ddl, init_and_close, rounds, scratch.path)
+    record("fresh `init()`", "same DDL, sqlite3, one transaction", pair, "<= 1.5x", 1.5)
+    pair = paired(write_image, init_and_close, rounds, scratch.path)
+    record("fresh `init()`", f"write its {mb(len(image))} image + fsync", pair, "<= 3x", 3)
+    # create_all() on a new file is slow: a third of the rounds keep --quick short.
+    pair = paired(create_all, init_and_close, max(3, rounds // 3), scratch.path)
+    record("fresh `init()`", "`metadata.create_all()`", pair, "report")
 
     current = scratch.path()
-    Store(current).init()
-
-    def create_all_current() -> None:  # a program's start-up: its engine is new too
-        engine = create_engine(f"sqlite:///{current}")
-        TMWSModel.metadata.create_all(engine)
-        engine.dispose()
-
-    warm_base = median_seconds(create_all_current, repeat=repeat)
-    warm = median_seconds(lambda: Store(current).init(), repeat=repeat)
-    record("warm `init()`", "`create_all()` on a current file", warm_base, warm, ">= 5x faster")
+    init_and_close(current)
+    # A program's start-up: its engine is new too, hence create_all() with a new engine.
+    pair = paired(lambda: create_all(current), lambda: init_and_close(current), rounds)
+    record("warm `init()`", "`create_all()` on a current file", pair, ">= 5x faster", 0.2)
 
 
-def bench_big_file(scratch: Scratch, size_mb: int, repeat: int) -> None:
-    empty = scratch.path()
-    Store(empty).init()
-    big = scratch.path()
-    Store(big).init()
-    con = sqlite3.connect(big, isolation_level=None)
-    blob = "x" * (1024 * 1024)
+def fill(path: Path, size: int) -> None:
+    """Grow the store at ``path`` to about ``size`` bytes with 1 MB memories of one agent."""
+    blob = "x" * 2**20
+    con = sqlite3.connect(path, isolation_level=None)
+    count = max(0, (size - path.stat().st_size) // len(blob))
     con.execute("BEGIN IMMEDIATE")
     con.executemany(
         "INSERT INTO memories (content, agent_id, namespace, embedding_model, "
         "embedding_dimension, access_level, shared_with_agents, context, tags, "
         "importance_score, relevance_score, access_count, learning_weight, pattern_ids, "
-        "version, id, metadata) VALUES (?, 'a', 'n', 'm', 1024, 'private', '[]', '{}', '[]', "
-        "0.5, 0.5, 0, 1.0, '[]', 1, ?, '{}')",
-        ((f"{i}{blob}", f"id-{i}") for i in range(size_mb)),
+        "version, id, metadata) VALUES (?, 'padding', 'n', 'm', 1024, 'private', '[]', '{}', "
+        "'[]', 0.5, 0.5, 0, 1.0, '[]', 1, ?, '{}')",
+        ((f"{i}{blob}", f"pad-{i}") for i in range(count)),
     )
     con.execute("COMMIT")
     con.execute("PRAGMA wal_checkpoint(TRUNCATE)")
     con.close()
+
+
+def bench_big_file(scratch: Scratch, size_mb: int, rounds: int) -> None:
+    empty, big = scratch.path(), scratch.path()
+    init_and_close(empty)
+    init_and_close(big)
+    fill(big, size_mb * 2**20)
     size = big.stat().st_size
-    base = median_seconds(lambda: Store(empty).init(), repeat=repeat)
-    ours = median_seconds(lambda: Store(big).init(), repeat=repeat)
-    record(
-        f"warm `init()` on a {size / 2**30:.2f} GB file",
-        "warm `init()`, empty file",
-        base,
-        ours,
-        "<= 1.2x",
-    )
+    pair = paired(lambda: init_and_close(empty), lambda: init_and_close(big), rounds)
+    record(f"warm `init()` on a {size / 2**30:.2f} GB file", "warm `init()`, empty file", pair,
+           "<= 1.2x", 1.2)  # fmt: skip
 
 
-def bench_fixture(scratch: Scratch, repeat: int) -> None:
-    template = scratch.path()
-    Store(template).init()
-
-    def fixture_store() -> None:  # what the pytest plugin does for each test
-        path = scratch.path()
-        shutil.copyfile(template, path)
-        path.chmod(0o600)
-        store = Store(path)
-        store.init()
-        store.close()
-
-    def create_all_new() -> None:
-        engine = create_engine(f"sqlite:///{scratch.path()}")
-        TMWSModel.metadata.create_all(engine)
-        engine.dispose()
-
-    # create_all() on a new file takes most of a second, hundreds of times the fixture: a
-    # quarter of the runs give its median, and keep --quick under a minute.
-    base = median_seconds(create_all_new, repeat=max(3, repeat // 4))
-    ours = median_seconds(fixture_store, repeat=repeat)
-    record("fresh store per test (fixture)", "`create_all()` on a new file", base, ours, "<= 2 ms")
+# --- new processes ----------------------------------------------------------------------
 
 
-def bench_import(repeat: int) -> None:
-    codes = {
-        "base": "import sqlmodel",
-        "ours": "import tmws_store",
-        # The models load on first use, all 42 together: what a program using them pays.
-        "models": "from tmws_store import Agent",
+def child_env() -> dict[str, str]:
+    """The environment of the subprocesses: they import the ``tmws_store`` measured here."""
+    root = str(Path(tmws_store.__file__).resolve().parent.parent)
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [root, env.get("PYTHONPATH")]))
+    return env
+
+
+def python(*args: str) -> Callable[[], None]:
+    """A function that runs ``python *args`` to the end, its output discarded."""
+    env = child_env()
+
+    def run() -> None:
+        subprocess.run([sys.executable, *args], env=env, check=True, stdout=subprocess.DEVNULL)
+
+    return run
+
+
+def bench_processes(scratch: Scratch, rounds: int, *, every_command: bool) -> None:
+    """New processes that start the store, against one that only opens the file with sqlite3.
+
+    The CLI's ``path`` and ``init`` rows only with ``every_command``: ``status`` stands for
+    them in --quick, which has no time for three more rows of today's start-up.
+    """
+    current = scratch.path()
+    init_and_close(current)
+    db = str(current)
+    plain = python(
+        "-c", "import sqlite3, sys; sqlite3.connect(sys.argv[1]).execute('pragma user_version')",
+        db,
+    )  # fmt: skip
+    cases = {
+        "process: `import tmws_store; Store(p).init()`, current file": python(
+            "-c", "import sys, tmws_store; tmws_store.Store(sys.argv[1]).init()", db
+        ),
+        "process: `tmws-store status --db p`": python("-m", "tmws_store", "status", "--db", db),
     }
-    times: dict[str, list[float]] = {name: [] for name in codes}
-    for _ in range(repeat):
-        # Interleaved, so that a change in the machine's load touches all three alike.
-        for name, code in codes.items():
-            start = time.perf_counter()
-            subprocess.run([sys.executable, "-c", code], check=True)
-            times[name].append(time.perf_counter() - start)
-    base, ours, models = (statistics.median(times[name]) for name in codes)
-    record("`import tmws_store`", "`import sqlmodel`", base, ours, "<= 1.5x")
-    record("`from tmws_store import Agent` (all 42 classes)", "`import sqlmodel`", base, models,
-           "report")  # fmt: skip
+    if every_command:
+        for command in ("path", "init"):
+            cases[f"process: `tmws-store {command} --db p`, current file"] = python(
+                "-m", "tmws_store", command, "--db", db
+            )
+    for what, ours in cases.items():
+        pair = paired(plain, ours, rounds)
+        record(what, "python: sqlite3 `user_version`", pair, "<= 2x", 2)
+
+    sqlmodel = python("-c", "import sqlmodel")
+    pair = paired(sqlmodel, python("-c", "import tmws_store"), rounds)
+    record("`import tmws_store`", "`import sqlmodel`", pair, "<= 1.5x", 1.5)
+    pair = paired(sqlmodel, python("-c", "from tmws_store import Agent"), rounds)
+    record("`from tmws_store import Agent` (all 42 classes)", "`import sqlmodel`", pair,
+           "<= 1.4x", 1.4)  # fmt: skip
+
     probe = (
-        "import sys, tmws_store; print(sorted(m for m in ('aiosqlite', 'tmws_store.cli', "
-        "'tmws_store.pytest_plugin', 'sqlalchemy.ext.asyncio', 'bcrypt', 'psycopg', "
+        "import sys, tmws_store; tmws_store.Store(sys.argv[1]).init(); "
+        "print(sorted(m for m in ('sqlalchemy', 'sqlmodel', 'pydantic', 'aiosqlite', "
+        "'tmws_store.cli', 'tmws_store.pytest_plugin', 'bcrypt', 'psycopg', "
         "'tmws_store.models') if m in sys.modules))"
     )
-    loaded = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
-    print(f"modules imported eagerly that a user may not need: {loaded.stdout.strip()}")
+    loaded = subprocess.run(
+        [sys.executable, "-c", probe, db], env=child_env(), capture_output=True, text=True
+    )
+    print(f"modules loaded by `Store(p).init()` on a current file: {loaded.stdout.strip()}")
+
+
+# --- pytest fixtures --------------------------------------------------------------------
+
+FIXTURE_CONFTEST = """
+import json, os, time
+
+import pytest
+
+TIMES = {}
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item, nextitem):
+    start = time.perf_counter()
+    yield
+    TIMES[item.name] = time.perf_counter() - start
+
+
+def pytest_sessionfinish(session):
+    with open(os.environ["TMWS_BENCH_TIMES"], "w") as out:
+        json.dump(TIMES, out)
+"""
+
+FIXTURE_TEST = """
+def test_base_{i}(tmp_path):
+    pass
+
+
+def test_store_{i}(tmws_store, tmp_path):
+    pass
+
+
+def test_session_{i}(tmws_session, tmp_path):
+    pass
+"""
+
+
+def fixture_tests(count: int) -> str:
+    """``count`` rounds of three tests; odd rounds in reverse order, as ``paired`` does."""
+    tests = []
+    for i in range(count):
+        three = FIXTURE_TEST.format(i=i).strip().split("\n\n\n")
+        tests.extend(three if i % 2 == 0 else three[::-1])
+    return "\n\n\n".join(tests) + "\n"
+
+
+def bench_fixtures(scratch: Scratch, tests: int) -> None:
+    """Each test's own time inside pytest: setup, call and teardown, reports included."""
+    folder = scratch.path().parent
+    (folder / "conftest.py").write_text(FIXTURE_CONFTEST)
+    (folder / "test_fixtures.py").write_text(fixture_tests(tests))
+    (folder / "pytest.ini").write_text("[pytest]\n")  # the rootdir: no project settings
+    times_file = folder / "times.json"
+    env = child_env() | {
+        "TMWS_BENCH_TIMES": str(times_file),
+        "PYTEST_DISABLE_PLUGIN_AUTOLOAD": "1",  # the plugin alone, however it is installed
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "tmws_store.pytest_plugin",
+         "-p", "no:cacheprovider", "test_fixtures.py"],
+        cwd=folder, env=env, capture_output=True, text=True,
+    )  # fmt: skip
+    if done.returncode != 0:  # a broken plugin: say why rather than print a wrong row
+        raise SystemExit(f"the fixture tests failed:\n{done.stdout[-3000:]}{done.stderr[-3000:]}")
+    times = json.loads(times_file.read_text())
+    # Test 0 of each kind pays for what the session builds once (the template, imports).
+    base = [times[f"test_base_{i}"] for i in range(1, tests)]
+    for name, limit in (("store", 1.0), ("session", 1.5)):
+        pair = Pair(base, [times[f"test_{name}_{i}"] for i in range(1, tests)])
+        record_extra(f"pytest fixture `tmws_{name}`, per test ({tests} tests)",
+                     "a test taking `tmp_path`", pair, limit)  # fmt: skip
+
+
+# --- rows -------------------------------------------------------------------------------
 
 
 def memory_rows(count: int) -> list[dict[str, Any]]:
@@ -231,84 +411,121 @@ def memory_rows(count: int) -> list[dict[str, Any]]:
     ]  # fmt: skip
 
 
-def bench_inserts(scratch: Scratch, repeat: int) -> None:
-    rows = memory_rows(10_000)
+def bench_writes(scratch: Scratch, count: int, rounds: int) -> None:
+    rows = memory_rows(count)
     stores: list[Store] = []
 
-    def fresh_store() -> None:
-        store = Store(scratch.path())
-        store.init()
-        stores.append(store)
+    def fresh_store() -> Store:
+        stores.append(new_store(scratch.path()))
+        return stores[-1]
 
-    def bulk() -> None:
-        stores[-1].insert_many(Memory, rows)
-
-    def add_all() -> None:
-        with stores[-1].session() as session:
-            session.add_all(Memory(**row) for row in rows)
-
-    # The baseline: the very rows insert_many writes, already converted, straight to sqlite3.
-    probe = Store(scratch.path())
+    # The baseline: the very rows insert_many writes, as stored, straight to sqlite3.
+    probe = fresh_store()
     probe.insert_many(Memory, rows)
     con = sqlite3.connect(probe.path)
     columns = [r[1] for r in con.execute("PRAGMA table_info(memories)")]
     params = con.execute(f"SELECT {', '.join(columns)} FROM memories").fetchall()
     con.close()
-    probe.close()
     sql = f"INSERT INTO memories ({', '.join(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
-    def raw() -> None:
-        con = sqlite3.connect(stores[-1].path, isolation_level=None)
+    def raw(store: Store) -> None:
+        con = sqlite3.connect(store.path, isolation_level=None)
         con.execute("BEGIN IMMEDIATE")
         con.executemany(sql, params)
         con.execute("COMMIT")
         con.close()
 
-    base = median_seconds(raw, repeat=repeat, setup=fresh_store)
-    ours = median_seconds(bulk, repeat=repeat, setup=fresh_store)
-    orm = median_seconds(add_all, repeat=repeat, setup=fresh_store)
-    record(
-        "insert 10,000 memories, `store.insert_many`", "`sqlite3.executemany`", base, ours, "<= 3x"
-    )
-    record(
-        "insert 10,000 memories, `session.add_all`", "`sqlite3.executemany`", base, orm, "report"
-    )
+    def bulk(store: Store) -> None:
+        store.insert_many(Memory, rows)
+
+    def add_all(store: Store) -> None:
+        with store.session() as session:
+            session.add_all(Memory(**row) for row in rows)
+
+    pair = paired(raw, bulk, rounds, fresh_store)
+    record(f"insert {count:,} memories, `store.insert_many`", "`sqlite3.executemany`", pair,
+           "<= 2x", 2)  # fmt: skip
+    pair = paired(raw, add_all, rounds, fresh_store)
+    record(f"insert {count:,} memories, `session.add_all` + commit", "`sqlite3.executemany`", pair,
+           "<= 10x", 10)  # fmt: skip
     for store in stores:
         store.close()
+
+
+def bench_load_all(scratch: Scratch, count: int, rounds: int) -> None:
+    store = new_store(scratch.path())
+    store.insert_many(Memory, memory_rows(count))
+    con = sqlite3.connect(store.path)
+
+    def raw() -> None:
+        con.execute("SELECT * FROM memories").fetchall()
+
+    def orm() -> None:
+        with Session(store.engine) as session:
+            session.exec(select(Memory)).all()
+
+    pair = paired(raw, orm, rounds)
+    record(f"load {count:,} memories, `session.exec(select(Memory)).all()`",
+           "sqlite3 `fetchall()`, same table", pair, "<= 10x", 10)  # fmt: skip
+    con.close()
+    store.close()
+
+
+def bench_agent_tasks(scratch: Scratch, rounds: int) -> None:
+    """One agent with 5,000 tasks: loading the agent alone must not load its tasks."""
+    store = new_store(scratch.path())
+    name = "busy"
+    store.insert_many(Agent, [{"agent_id": name, "display_name": "Busy"}])
+    store.insert_many(
+        Task,
+        [{"title": f"task {i}", "description": "d", "assigned_agent_id": name}
+         for i in range(5_000)],
+    )  # fmt: skip
+    table = Agent.__table__  # type: ignore[attr-defined]
+
+    def core() -> None:
+        with store.engine.connect() as conn:
+            conn.execute(table.select().where(table.c.agent_id == name)).one()
+
+    def orm() -> None:
+        with Session(store.engine) as session:
+            session.exec(select(Agent).where(Agent.agent_id == name)).one()
+
+    pair = paired(core, orm, rounds)
+    record("one agent with 5,000 tasks, `select(Agent)...one()`", "Core query, same row", pair,
+           "<= 2x", 2)  # fmt: skip
+    store.close()
 
 
 NEWEST_SQL = "SELECT * FROM memories WHERE agent_id = ? ORDER BY created_at DESC LIMIT 100"
 
 
-def bench_newest(scratch: Scratch, total: int, repeat: int) -> Path:
+def bench_newest(scratch: Scratch, total: int, rounds: int) -> Path:
+    """The newest 100 memories of one agent on a store of the current schema (v2's index)."""
     path = scratch.path()
-    store = Store(path)
-    store.init()
+    store = new_store(path)
     batch = 50_000
     for start in range(0, total, batch):
-        store.insert_many(
-            Memory, memory_rows(batch) if start + batch <= total else memory_rows(total - start)
-        )
+        store.insert_many(Memory, memory_rows(min(batch, total - start)))
     agent = "agent-42"
-    sql = NEWEST_SQL
     con = sqlite3.connect(path)
-    plan = " / ".join(r[3] for r in con.execute(f"EXPLAIN QUERY PLAN {sql}", (agent,)))
+    plan = " / ".join(r[3] for r in con.execute(f"EXPLAIN QUERY PLAN {NEWEST_SQL}", (agent,)))
+    table = Memory.__table__  # type: ignore[attr-defined]
 
     def raw() -> None:
-        con.execute(sql, (agent,)).fetchall()
+        con.execute(NEWEST_SQL, (agent,)).fetchall()
 
     def orm() -> None:
         with Session(store.engine) as session:
             session.exec(
                 select(Memory)
                 .where(Memory.agent_id == agent)
-                .order_by(Memory.created_at.desc())
+                .order_by(Memory.created_at.desc())  # type: ignore[attr-defined]
                 .limit(100)
             ).all()
 
     def core() -> None:  # the same query without ORM objects: plain rows
         with store.engine.connect() as conn:
-            table = Memory.__table__  # type: ignore[attr-defined]
             conn.execute(
                 table.select()
                 .where(table.c.agent_id == agent)
@@ -316,25 +533,12 @@ def bench_newest(scratch: Scratch, total: int, repeat: int) -> Path:
                 .limit(100)
             ).all()
 
-    base = median_seconds(raw, repeat=repeat)
-    ours = median_seconds(orm, repeat=repeat)
-    rows_only = median_seconds(core, repeat=repeat)
+    what = f"100 newest memories of one agent among {total:,}"
+    record(what, "hand-written sqlite3 query", paired(raw, orm, rounds), "<= 5x", 5)
+    record("the same, as rows (`Memory.__table__.select()`)", "hand-written sqlite3 query",
+           paired(raw, core, rounds), "report")  # fmt: skip
     con.close()
     store.close()
-    record(
-        f"100 newest memories of one agent among {total:,}",
-        "hand-written sqlite3 query",
-        base,
-        ours,
-        "<= 2x, uses an index",
-    )
-    record(
-        "the same, as rows (`Memory.__table__.select()`)",
-        "hand-written sqlite3 query",
-        base,
-        rows_only,
-        "report",
-    )
     print(f"query plan: {plan}")
     return path
 
@@ -356,7 +560,7 @@ def make_v1(current: Path, dest: Path) -> Path:
     return dest
 
 
-def bench_v2_indexes(current: Path, v1: Path, total: int, repeat: int) -> None:
+def bench_v2_indexes(current: Path, v1: Path, total: int, rounds: int) -> None:
     """The read schema v2's indexes were made for, on the same rows before and after."""
     agent = ("agent-42",)
     before, after = sqlite3.connect(v1), sqlite3.connect(current)
@@ -364,22 +568,19 @@ def bench_v2_indexes(current: Path, v1: Path, total: int, repeat: int) -> None:
         " / ".join(r[3] for r in con.execute(f"EXPLAIN QUERY PLAN {NEWEST_SQL}", agent))
         for con in (before, after)
     ]
-    base, ours, ratios = paired(
+    pair = paired(
         lambda: before.execute(NEWEST_SQL, agent).fetchall(),
         lambda: after.execute(NEWEST_SQL, agent).fetchall(),
-        repeat=repeat,
+        rounds,
     )
     before.close()
     after.close()
-    record_paired(
-        f"100 newest memories of one agent among {total:,}, schema v2",
-        "schema v1 (no v2 index), same rows, sqlite3",
-        ms(base),
-        ms(ours),
-        ratios,
-        "report",
-    )
+    record(f"100 newest memories of one agent among {total:,}, schema v2",
+           "schema v1 (no v2 index), same rows, sqlite3", pair, "report")  # fmt: skip
     print(f"query plan, schema v1: {plans[0]}; schema v2: {plans[1]}")
+
+
+# --- upgrade ----------------------------------------------------------------------------
 
 
 def folder_bytes(folder: Path) -> int:
@@ -418,75 +619,46 @@ def peak_bytes(folder: Path) -> Iterator[list[int]]:
         extra[0] = max(peak[0], folder_bytes(folder)) - start
 
 
-def bench_upgrade(scratch: Scratch, template: Path, size_mb: int, repeat: int) -> None:
+def bench_upgrade(scratch: Scratch, template: Path, size_mb: int, rounds: int) -> None:
     """``init()`` upgrading the version-1 file ``template``, grown to ``size_mb``, against
     copying that file. Each round upgrades a fresh copy of it."""
-    pad_to(template, size_mb * 2**20)
+    fill(template, size_mb * 2**20)
     size = template.stat().st_size
     work = scratch.path()
     folder, copy = work.parent, work.parent / "copy.db"
-    disk: dict[str, list[int]] = {"base": [], "ours": []}
+    disk = Pair()
 
     def fresh_v1() -> None:
         for leftover in folder.iterdir():  # the last round's file, backup and copy
             leftover.unlink()
         shutil.copyfile(template, work)
 
-    def copy_file() -> None:
+    def copy_file(_: None) -> None:
         with peak_bytes(folder) as extra:
             shutil.copyfile(work, copy)
             fd = os.open(copy, os.O_RDONLY)
             os.fsync(fd)
             os.close(fd)
-        disk["base"].append(extra[0])
+        disk.base.append(extra[0])
         copy.unlink()
 
-    def upgrade() -> None:
-        with peak_bytes(folder) as extra:
-            store = Store(work)
+    def upgrade(_: None) -> None:
+        with peak_bytes(folder) as extra, Store(work) as store:
             report = store.init()
-            store.close()
         if report.action != "upgraded" or report.migrations_run[0] != 2:
             raise SystemExit(f"the version-1 file was not upgraded: {report}")
-        disk["ours"].append(extra[0])
+        disk.ours.append(extra[0])
 
-    base, ours, ratios = paired(copy_file, upgrade, repeat=repeat, setup=fresh_v1)
+    pair = paired(copy_file, upgrade, rounds, fresh_v1)
     what = f"`init()` upgrading a {size / 2**30:.2f} GB file from schema v1"
-    record_paired(what, "copy the file + fsync", ms(base), ms(ours), ratios, "report")
-    disk_ratios = [o / b for b, o in zip(disk["base"], disk["ours"], strict=True)]
-    record_paired(
-        "the same, peak extra disk",
-        "the copy",
-        mb(statistics.median(disk["base"])),
-        mb(statistics.median(disk["ours"])),
-        disk_ratios,
-        "report",
-    )
+    record(what, "copy the file + fsync", pair, "report")
+    record("the same, peak extra disk", "the copy", disk, "report", unit=mb)
 
 
-def mb(size: float) -> str:
-    return f"{size / 2**20:.1f} MB"
+# --- PostgreSQL -------------------------------------------------------------------------
 
 
-def pad_to(path: Path, size: int) -> None:
-    """Grow the store at ``path`` to about ``size`` bytes with 1 MB memories of one agent."""
-    blob = "x" * 2**20
-    con = sqlite3.connect(path, isolation_level=None)
-    count = max(0, (size - path.stat().st_size) // len(blob))
-    con.execute("BEGIN IMMEDIATE")
-    con.executemany(
-        "INSERT INTO memories (content, agent_id, namespace, embedding_model, "
-        "embedding_dimension, access_level, shared_with_agents, context, tags, "
-        "importance_score, relevance_score, access_count, learning_weight, pattern_ids, "
-        "version, id, metadata) VALUES (?, 'padding', 'n', 'm', 1024, 'private', '[]', '{}', "
-        "'[]', 0.5, 0.5, 0, 1.0, '[]', 1, ?, '{}')",
-        ((f"{i}{blob}", f"pad-{i}") for i in range(count)),
-    )
-    con.execute("COMMIT")
-    con.close()
-
-
-def bench_postgres(url: str, repeat: int) -> None:
+def bench_postgres(url: str, rounds: int) -> None:
     """Start-up and bulk writes on PostgreSQL; ``url`` names an empty database, left as found."""
     import psycopg
     import psycopg.types.json
@@ -494,99 +666,139 @@ def bench_postgres(url: str, repeat: int) -> None:
     store = Store(url=url)
     if store.init().action != "created":
         raise SystemExit(f"--postgres needs an empty database; {store.where} was not")
-    plain = store.location.url.set(drivername="postgresql").render_as_string(hide_password=False)
-    engine = create_engine(store.location.url)
+    location = store.location
+    if not isinstance(location, ServerLocation):
+        raise SystemExit(f"--postgres needs a PostgreSQL URL; {store.where} is a file")
+    plain = location.url.set(drivername="postgresql").render_as_string(hide_password=False)
+    engine = create_engine(location.url)
     try:
         with engine.connect() as conn:  # connected once, as a long-running program is
-
-            def create_all_current() -> None:
-                TMWSModel.metadata.create_all(conn)  # reflects what exists, creates nothing
-
-            base = median_seconds(create_all_current, repeat=repeat)
-        ours = median_seconds(store.init, repeat=repeat)  # the store's engine is connected too
-        record("PostgreSQL: warm `init()`", "`create_all()` on a current schema", base, ours,
-               "report")  # fmt: skip
+            pair = paired(
+                lambda: TMWSModel.metadata.create_all(conn),  # reflects, creates nothing
+                store.init,  # the store's engine is connected too
+                rounds,
+            )
+        record("PostgreSQL: warm `init()`", "`create_all()` on a current schema", pair, "report")
 
         def raw_connect() -> None:
-            with psycopg.connect(plain) as conn:
-                conn.execute("SELECT 1").fetchall()
+            with psycopg.connect(plain) as pg:
+                pg.execute("SELECT 1").fetchall()
 
         def new_store() -> None:
             with Store(url=url) as fresh:
                 fresh.init()
 
-        base = median_seconds(raw_connect, repeat=repeat)
-        ours = median_seconds(new_store, repeat=repeat)
-        record("PostgreSQL: a new `Store(url).init()`", "psycopg connect + `SELECT 1`", base,
-               ours, "report")  # fmt: skip
+        pair = paired(raw_connect, new_store, rounds)
+        record("PostgreSQL: a new `Store(url).init()`", "psycopg connect + `SELECT 1`", pair,
+               "report")  # fmt: skip
 
         rows = memory_rows(10_000)
-        memories = Memory.__table__
+        memories = Memory.__table__  # type: ignore[attr-defined]
         columns = [c.name for c in memories.columns]
 
         def empty() -> None:
             with engine.begin() as conn:
                 conn.exec_driver_sql("TRUNCATE memories CASCADE")  # its children are empty
 
-        def bulk() -> None:
-            store.insert_many(Memory, rows)
-
         # The baseline: the same rows as stored, read back, sent with psycopg's executemany.
-        bulk()
-        with psycopg.connect(plain) as conn:
-            params = conn.execute(f"SELECT {', '.join(columns)} FROM memories").fetchall()
+        store.insert_many(Memory, rows)
+        with psycopg.connect(plain) as pg:
+            params = pg.execute(f"SELECT {', '.join(columns)} FROM memories").fetchall()
         wrapped = [tuple(psycopg.types.json.Jsonb(v) if isinstance(v, dict | list) else v
                          for v in row) for row in params]  # fmt: skip
         marks = ", ".join(["%s"] * len(columns))
         sql = f"INSERT INTO memories ({', '.join(columns)}) VALUES ({marks})"
 
-        def raw_insert() -> None:
-            with psycopg.connect(plain) as conn, conn.cursor() as cursor:
+        def raw_insert(_: None) -> None:
+            with psycopg.connect(plain) as pg, pg.cursor() as cursor:
                 cursor.executemany(sql, wrapped)
 
-        base = median_seconds(raw_insert, repeat=max(3, repeat // 3), setup=empty)
-        ours = median_seconds(bulk, repeat=max(3, repeat // 3), setup=empty)
+        def bulk(_: None) -> None:
+            store.insert_many(Memory, rows)
+
+        pair = paired(raw_insert, bulk, max(3, rounds // 3), empty)
         record("PostgreSQL: insert 10,000 memories, `insert_many`", "psycopg `executemany`",
-               base, ours, "report")  # fmt: skip
+               pair, "report")  # fmt: skip
         empty()
     finally:
         engine.dispose()
         store.close()
-        with psycopg.connect(plain, autocommit=True) as conn:  # leave the database empty
-            conn.execute("DROP SCHEMA public CASCADE")
-            conn.execute("CREATE SCHEMA public")
+        with psycopg.connect(plain, autocommit=True) as pg:  # leave the database empty
+            pg.execute("DROP SCHEMA public CASCADE")
+            pg.execute("CREATE SCHEMA public")
+
+
+# --- main -------------------------------------------------------------------------------
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process and of its finished subprocesses."""
+    times = os.times()
+    return times.user + times.system + times.children_user + times.children_system
+
+
+def section(fn: Callable[..., T], *args: Any, **kwargs: Any) -> T:
+    """Run one case function and say how long it took: the wall time depends on the load,
+    the CPU time hardly (it says what --quick would take on an idle machine)."""
+    wall, cpu = time.perf_counter(), cpu_seconds()
+    result = fn(*args, **kwargs)
+    print(f"{fn.__name__}: {time.perf_counter() - wall:.1f} s, CPU {cpu_seconds() - cpu:.1f} s")
+    return result
+
+
+@dataclass(frozen=True)
+class Sizes:
+    big_mb: int  # the large file of the warm-init and upgrade cases
+    big_rows: int  # memories in the newest-100 case
+    rows: int  # memories written and loaded in the bulk cases
+    fast: int  # rounds of cases of a few milliseconds
+    slow: int  # rounds of cases of a tenth of a second or more
+    process: int  # rounds of the new-process cases
+    fixtures: int  # rounds of the pytest fixture case: that many tests of each kind
+
+
+# --quick keeps every row but with fewer rounds and rows; the ratios it measures are per row
+# or per call, so they stay close to the full run's, only noisier.
+QUICK = Sizes(big_mb=64, big_rows=20_000, rows=5_000, fast=11, slow=3, process=3, fixtures=200)
+FULL = Sizes(big_mb=1024, big_rows=1_000_000, rows=10_000, fast=41, slow=9, process=11,
+             fixtures=200)  # fmt: skip
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="smaller big cases")
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, smaller big cases")
     parser.add_argument("--postgres", metavar="URL", help="also measure on this empty database")
     args = parser.parse_args()
-    big_mb, big_rows, repeat = (64, 100_000, 5) if args.quick else (1024, 1_000_000, 15)
+    sizes = QUICK if args.quick else FULL
+    began, cpu = time.perf_counter(), cpu_seconds()
     root = Path(tempfile.mkdtemp(prefix="tmws-bench-"))
     try:
         scratch = Scratch(root)
-        bench_init(scratch, repeat)
-        bench_fixture(scratch, repeat * 4)
-        bench_import(repeat)
-        bench_inserts(scratch, max(3, repeat // 3))
-        bench_big_file(scratch, big_mb, repeat * 2)
-        newest = bench_newest(scratch, big_rows, repeat * 4)
+        section(bench_init, scratch, sizes.fast)
+        section(bench_processes, scratch, sizes.process, every_command=not args.quick)
+        section(bench_fixtures, scratch, sizes.fixtures)
+        section(bench_writes, scratch, sizes.rows, sizes.slow)
+        section(bench_load_all, scratch, sizes.rows, sizes.slow)
+        section(bench_agent_tasks, scratch, sizes.slow)
+        section(bench_big_file, scratch, sizes.big_mb, sizes.fast)
+        newest = section(bench_newest, scratch, sizes.big_rows, sizes.fast * 4)
         v1 = make_v1(newest, scratch.path())
-        bench_v2_indexes(newest, v1, big_rows, repeat * 4)
-        bench_upgrade(scratch, v1, big_mb, max(3, repeat // 3))
+        section(bench_v2_indexes, newest, v1, sizes.big_rows, sizes.fast * 4)
+        section(bench_upgrade, scratch, v1, sizes.big_mb, sizes.slow)
         if args.postgres:
-            bench_postgres(args.postgres, repeat)
+            section(bench_postgres, args.postgres, sizes.fast)
     finally:
         shutil.rmtree(root)
     print()
-    python, sqlite = platform.python_version(), sqlite3.sqlite_version
+    python_version, sqlite = platform.python_version(), sqlite3.sqlite_version
     print(
-        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {python}, SQLite {sqlite}"
+        f"machine: {platform.machine()}, {os.cpu_count()} cores, Python {python_version}, "
+        f"SQLite {sqlite}; {'--quick, ' if args.quick else ''}"
+        f"took {time.perf_counter() - began:.0f} s, CPU {cpu_seconds() - cpu:.0f} s"
     )
     print()
-    print("| what | baseline (same run) | tmws_store | ratio | target |")
-    print("|---|---|---|---|---|")
+    print("| what | baseline (median) | tmws_store (median) | ratio: median (min) | target | met |")
+    print("|---|---|---|---|---|---|")
     for row in ROWS:
         print("| " + " | ".join(row) + " |")
 
