@@ -185,3 +185,11 @@ def test_processes_racing_on_a_missing_file_make_exactly_one(tmp_path: Path) -> 
         assert integrity(path) == "ok"
         assert partials(path.parent) == []
     workers.finish()
+
+
+def test_the_fixture_store_is_the_image(tmws_store: Store) -> None:
+    """The plugin's stores are written from the same image, as private as init() makes them."""
+    assert tmws_store.path.read_bytes() == fresh_image()
+    assert tmws_store.path.stat().st_mode & 0o777 == 0o600
+    assert partials(tmws_store.path.parent) == []
+    assert tmws_store.init().action == "current"
