@@ -24,6 +24,10 @@ The steps, and why each is where it is (measurements in the project's reliabilit
    then create what is missing and stamp the identity, all in this one transaction. A crash
    anywhere leaves the old state or the finished one.
 5. Later schema versions: each migration runs in its own transaction with its version bump.
+
+A missing file skips all of this: it becomes the finished image of an empty current store,
+linked into place only if still missing (``image.py``). Steps 1 to 4 create a fresh store
+only where the image cannot go: an empty file at the path, a file system refusing the link.
 """
 
 import errno
@@ -49,6 +53,7 @@ from ...errors import (
 from ...paths import Location, create_private_file, ensure_private_dirs, tighten
 from ...reports import InitAction, InitReport
 from .backup import backup_beside, remove_partial_backups
+from .image import create_schema, place_image, stamp
 
 if TYPE_CHECKING:
     from ...migrations import Migration
@@ -213,11 +218,6 @@ def _switch_to_wal(con: sqlite3.Connection, busy_timeout: float, path: Path) -> 
         time.sleep(random.uniform(0.005, 0.03))  # jitter, so retrying processes spread out
 
 
-def _stamp(con: sqlite3.Connection, version: int) -> None:
-    con.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
-    con.execute(f"PRAGMA user_version = {int(version)}")
-
-
 def _complete(con: sqlite3.Connection, location: Location, kind: str) -> InitReport:
     """Inside the write lock: create the schema, or back up and complete a TMWS file; stamp.
 
@@ -226,39 +226,31 @@ def _complete(con: sqlite3.Connection, location: Location, kind: str) -> InitRep
     then bring to the current version).
     """
     if kind == "fresh":  # everything is missing: no need to compare table by table
-        tables: Sequence[str] = schema.snapshot_tables()
-        columns: Sequence[str] = ()
-        indexes: Sequence[str] = ()
-        statements: Sequence[str] = schema.create_statements()
-        version = schema.SCHEMA_VERSION
-    else:
-        # Imported here: comparing needs the models and SQLAlchemy, a fresh file neither.
-        from .completion import plan_completion
-
-        plan = plan_completion(con)
-        tables, columns, indexes, statements = (
-            plan.tables,
-            plan.columns,
-            plan.indexes,
-            plan.statements,
+        create_schema(con)
+        return InitReport(
+            path=location.path,
+            action="created",
+            schema_version=schema.SCHEMA_VERSION,
+            tables_created=schema.snapshot_tables(),
         )
-        version = schema.BASELINE_VERSION
-    backup = None
-    if kind == "adopt":
-        # The backup, and the migrations that follow (a table rebuilt beside its old pages):
-        # checked now, before the first write, as for any upgrade.
-        _require_room_for(location.path, "adopting and upgrading", 2 * _size_on_disk(location.path))
-        backup = backup_beside(location.path, reason="before-adopt")
-    for statement in statements:
+    # Imported here: comparing needs the models and SQLAlchemy, a fresh file neither.
+    from .completion import plan_completion
+
+    plan = plan_completion(con)
+    # The backup, and the migrations that follow (a table rebuilt beside its old pages):
+    # checked now, before the first write, as for any upgrade.
+    _require_room_for(location.path, "adopting and upgrading", 2 * _size_on_disk(location.path))
+    backup = backup_beside(location.path, reason="before-adopt")
+    for statement in plan.statements:
         con.execute(statement)
-    _stamp(con, version)
+    stamp(con, schema.BASELINE_VERSION)
     return InitReport(
         path=location.path,
-        action="created" if kind == "fresh" else "adopted",
-        schema_version=version,
-        tables_created=tuple(tables),
-        columns_added=tuple(columns),
-        indexes_created=tuple(indexes),
+        action="adopted",
+        schema_version=schema.BASELINE_VERSION,
+        tables_created=tuple(plan.tables),
+        columns_added=tuple(plan.columns),
+        indexes_created=tuple(plan.indexes),
         backup=backup,
     )
 
@@ -353,6 +345,13 @@ def initialise(
     try:
         if not path.exists():
             ensure_private_dirs(location)
+            if target == schema.SCHEMA_VERSION and _created_from_image(path):
+                return InitReport(
+                    path=path,
+                    action="created",
+                    schema_version=target,
+                    tables_created=schema.snapshot_tables(),
+                )
             create_private_file(path)
         _check_access(path)
         con = connect(path, busy_timeout)
@@ -376,6 +375,21 @@ def initialise(
         raise store_error(exc, path, "initialising") from exc
     finally:
         con.close()
+
+
+def _created_from_image(path: Path) -> bool:
+    """Place the fresh-store image at ``path``; False sends the caller to the DDL path.
+
+    False when a file appeared there meanwhile (another process won: the path for an
+    existing file takes over) and when the image could not be written (no room, no hard
+    links): the DDL path then meets the same condition and reports it as it always has.
+    """
+    # Temporary images of killed processes: a crash before the link leaves one, no target.
+    remove_partial_backups(path.parent)
+    try:
+        return place_image(path)
+    except OSError:
+        return False
 
 
 def _initialise_on(

@@ -1,0 +1,124 @@
+"""A fresh store from a file image: the finished bytes of an empty current store, placed whole.
+
+Running the DDL on a new file costs 15 times writing the 1.3 MB it produces (in WAL mode
+every page is written twice). So the DDL runs once per process, into an in-memory database,
+and a fresh store is that database's bytes: written to a temporary name beside the target,
+fsynced, then hard-linked to the target. ``os.link`` fails when the target exists, so a file
+another process made meanwhile is never replaced; a crash at any moment leaves either no
+target or the whole image at it, never part of one.
+
+The temporary file is named like a backup's (``.NAME.PID-TOKEN.partial``) and held under an
+``flock`` while written, so ``backup.remove_partial_backups`` removes one whose writer died
+and never one still being written.
+
+An in-memory database cannot be in WAL mode, so its header says "rollback journal"; bytes
+18 and 19 of the header are what ``PRAGMA journal_mode = WAL`` persists in a file, and the
+image gets them set. ``tests/test_fresh_image.py`` checks that a file made from the image
+and one made by the DDL have the same schema, identity, journal mode and page size.
+
+A store that cannot start from these plain bytes (an encrypted one) is created by the DDL
+path in ``startup``, which also runs when anything here fails.
+"""
+
+import fcntl
+import os
+import secrets
+import sqlite3
+from functools import cache
+from pathlib import Path
+
+from ... import schema
+from ...paths import PRIVATE_FILE_MODE
+
+__all__ = ["create_schema", "fresh_image", "place_image", "stamp"]
+
+# Header offsets of the file format "write version" and "read version": 1 = rollback
+# journal, 2 = WAL (https://www.sqlite.org/fileformat2.html#database_header).
+_WRITE_VERSION, _READ_VERSION = 18, 19
+_WAL = 2
+
+
+def stamp(con: sqlite3.Connection, version: int) -> None:
+    """Write the store's identity: TMWS's application id and the schema version."""
+    con.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
+    con.execute(f"PRAGMA user_version = {int(version)}")
+
+
+def create_schema(con: sqlite3.Connection) -> None:
+    """Create the whole current schema from its DDL snapshot and stamp it.
+
+    The one creation code for a fresh store: the image is built by it, and ``startup`` runs
+    it inside its write lock when the image cannot be used.
+    """
+    for statement in schema.create_statements():
+        con.execute(statement)
+    stamp(con, schema.SCHEMA_VERSION)
+
+
+@cache
+def fresh_image() -> bytes:
+    """The bytes of an empty store at the current schema version, in WAL mode; built once."""
+    con = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        con.execute("BEGIN")
+        create_schema(con)
+        con.execute("COMMIT")
+        image = bytearray(con.serialize())
+    finally:
+        con.close()
+    image[_WRITE_VERSION] = image[_READ_VERSION] = _WAL
+    return bytes(image)
+
+
+def place_image(path: Path, *, durable: bool = True) -> bool:
+    """Create ``path`` from the image unless a file is there; True when ours was placed.
+
+    False means something appeared at ``path`` meanwhile (another process's store, most
+    likely): it is left as it is. ``durable=False`` skips the fsyncs, for scratch stores
+    such as the pytest fixtures'. An ``OSError`` (no room, no permission, a file system
+    without hard links) leaves nothing behind.
+    """
+    temp, fd = _create_temp(path)
+    try:
+        _write_all(fd, fresh_image())
+        if durable:
+            os.fsync(fd)
+        try:
+            os.link(temp, path)
+        except FileExistsError:
+            return False
+        return True
+    finally:
+        # Our name goes in every case; after a link the store keeps the data under its own.
+        os.close(fd)
+        temp.unlink(missing_ok=True)
+        if durable:
+            _fsync_folder(path.parent)
+
+
+def _create_temp(path: Path) -> tuple[Path, int]:
+    """A new private file beside ``path``, locked so that no cleanup removes it meanwhile."""
+    temp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}.partial")
+    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE_MODE)
+    try:
+        os.fchmod(fd, PRIVATE_FILE_MODE)  # the mode given to open() is narrowed by the umask
+        fcntl.flock(fd, fcntl.LOCK_EX)
+    except BaseException:
+        os.close(fd)
+        temp.unlink(missing_ok=True)
+        raise
+    return temp, fd
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _fsync_folder(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
