@@ -98,6 +98,7 @@ def test_a_create_failing_part_way_leaves_no_table(tmp_path: Path, monkeypatch) 
         con.set_authorizer(authorizer)
         return con
 
+    path.touch()  # an empty file takes the DDL path; a missing one is written from the image
     monkeypatch.setattr(startup, "connect", denying_connect)
     with pytest.raises(StoreError, match="not authorized"):
         Store(path).init()
@@ -114,6 +115,7 @@ def test_kill_during_first_run_leaves_no_table_or_all(tmp_path: Path) -> None:
     outcomes = {"none": 0, "all": 0}
     for trial in range(12):
         path = tmp_path / f"k{trial}.db"
+        path.touch()  # the DDL path (a missing file is placed whole: test_fresh_image.py)
         child = subprocess.Popen(
             [sys.executable, "-c", SLOW_INIT_CHILD, str(path)], stdout=subprocess.PIPE, text=True
         )
