@@ -22,11 +22,11 @@ from tmws_store import Store
 
 HEAVY = ("sqlalchemy", "sqlmodel", "pydantic", "alembic", "aiosqlite")
 
-# Appended to every child's code: its last line of output is the heavy packages it imported.
+# Appended to every child's code: its last line of output is every module it imported.
 PROBE = textwrap.dedent(
-    f"""
+    """
     import json as _json, sys as _sys
-    print(_json.dumps(sorted({{_m.split(".")[0] for _m in _sys.modules}} & set({HEAVY!r}))))
+    print(_json.dumps(sorted(_sys.modules)))
     """
 )
 
@@ -47,6 +47,13 @@ CLI = textwrap.dedent(
 def heavy_after(code: str, *args: str, env: dict[str, str] | None = None) -> tuple[list[str], str]:
     """The heavy packages a fresh interpreter has imported after running ``code``, and what
     it printed before. The environment (PYTHONPATH, the test's TMWS_HOME) is passed on."""
+    modules, printed = modules_after(code, *args, env=env)
+    return sorted({module.split(".")[0] for module in modules} & set(HEAVY)), printed
+
+
+def modules_after(code: str, *args: str, env: dict[str, str] | None = None) -> tuple[set[str], str]:
+    """Every module a fresh interpreter has imported after running ``code``, and what it
+    printed before."""
     result = subprocess.run(
         [sys.executable, "-c", code + PROBE, *args],
         capture_output=True,
@@ -56,7 +63,7 @@ def heavy_after(code: str, *args: str, env: dict[str, str] | None = None) -> tup
     )
     assert result.returncode == 0, result.stderr
     *printed, last = result.stdout.splitlines()
-    return json.loads(last), "\n".join(printed)
+    return set(json.loads(last)), "\n".join(printed)
 
 
 @pytest.fixture
@@ -72,6 +79,15 @@ def test_init_on_a_current_file_imports_no_orm(current: Path) -> None:
     code = "import sys, tmws_store; print(tmws_store.Store(sys.argv[1]).init().action)"
     heavy, printed = heavy_after(code, str(current))
     assert (printed, heavy) == ("current", [])
+
+
+def test_init_on_a_current_file_loads_no_backup_or_package_data_code(current: Path) -> None:
+    # The rest of the start-up cost: the backup module brings secrets (hashlib, OpenSSL),
+    # importlib.resources brings tempfile, shutil and zipfile. The warm path needs neither.
+    code = "import sys, tmws_store; tmws_store.Store(sys.argv[1]).init()"
+    modules, _ = modules_after(code, str(current))
+    unneeded = {"tmws_store.backends.sqlite.backup", "secrets", "importlib.resources", "shutil"}
+    assert modules & unneeded == set()
 
 
 @pytest.mark.parametrize(
