@@ -7,7 +7,9 @@ platform, which is why it is not a platformdirs location). A ``postgresql://`` o
 (a ``ServerLocation``).
 
 URLs are parsed by SQLAlchemy and paths are never pasted into URL strings: a path ending in
-``?timeout=0`` stays a path, and an empty path is an error, not an in-memory database.
+``?timeout=0`` stays a path, and an empty path is an error, not an in-memory database. The
+plain SQLite form ``sqlite:///FILE`` is read here instead, exactly as SQLAlchemy reads it, so
+that a start-up on a file never imports SQLAlchemy (see ``_sqlite_url_database``).
 
 A symlink at the database path is followed (a user may keep the file on another disk): the
 data, ``-wal`` and ``-shm`` files live beside the target, and the link itself is never
@@ -28,10 +30,13 @@ import stat
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-
-from sqlalchemy.engine import URL, make_url
+from typing import TYPE_CHECKING
+from urllib.parse import unquote
 
 from .errors import NotADatabaseError, UnsupportedURLError
+
+if TYPE_CHECKING:
+    from sqlalchemy.engine import URL
 
 __all__ = [
     "Location",
@@ -86,7 +91,7 @@ class Location:
         return {"path": str(self.path), "source": self.source, "exists": self.path.exists()}
 
 
-def mask_url(url: str | URL) -> str:
+def mask_url(url: "str | URL") -> str:
     """``url`` as text with its password replaced by ``***``: for every message, repr and log.
 
     Text that SQLAlchemy cannot parse (a port that is not a number, a bracket left open) is
@@ -95,7 +100,7 @@ def mask_url(url: str | URL) -> str:
     """
     # Rendered with the password so that one rule masks both; SQLAlchemy percent-encodes any
     # "@", ":" or "/" in it, so the rule finds exactly its span.
-    text = url.render_as_string(hide_password=False) if isinstance(url, URL) else url
+    text = url if isinstance(url, str) else url.render_as_string(hide_password=False)
     text = _NETLOC_PASSWORD.sub(r"\g<head>***", text, count=1)
     return _QUERY_PASSWORD.sub(r"\g<head>***", text)
 
@@ -108,7 +113,7 @@ class ServerLocation:
     psycopg driver; ``describe()`` hides the password.
     """
 
-    url: URL
+    url: "URL"
     source: str
 
     @property
@@ -133,8 +138,29 @@ class ServerLocation:
         return {"url": self.shown, "source": self.source}
 
 
+def _sqlite_url_database(url: str) -> str | None:
+    """The database part of a ``sqlite:///FILE`` URL, read without SQLAlchemy; None for any
+    other URL, which SQLAlchemy then parses.
+
+    Only a SQLite scheme followed by ``:///`` is read here. Such a URL has no user, password,
+    host or port in SQLAlchemy's reading either: its database runs from the third "/" to the
+    first "?" (or the end) and is percent-decoded, and its query is not used by the store.
+    ``tests/test_startup_imports.py`` holds the two readings equal.
+    """
+    scheme, slashes, rest = url.partition(":///")
+    if not slashes or scheme not in SQLITE_DRIVERS:
+        return None
+    return unquote(rest.partition("?")[0])
+
+
 def _location_from_url(url: str, source: str) -> "Location | ServerLocation":
     shown = mask_url(url)
+    database = _sqlite_url_database(url)
+    if database is not None:
+        return _file_location(database, shown, source)
+    # Imported only now: a start-up on a file never needs SQLAlchemy (see the module docstring).
+    from sqlalchemy.engine import make_url
+
     try:
         parsed = make_url(url)
     except Exception:
@@ -161,11 +187,16 @@ def _location_from_url(url: str, source: str) -> "Location | ServerLocation":
             "such as sqlite:////home/me/.tmws/data/tmws.db or a PostgreSQL one such as "
             "postgresql+psycopg://user@host/tmws"
         )
-    if not parsed.database or parsed.database == ":memory:":
+    return _file_location(parsed.database, shown, source)
+
+
+def _file_location(database: str | None, shown: str, source: str) -> Location:
+    """The file a SQLite URL's ``database`` part names; none, or an in-memory one, is refused."""
+    if not database or database == ":memory:":
         raise UnsupportedURLError(
             f"{source}: {shown!r} names no file; tmws_store keeps its data in a file"
         )
-    return Location(_absolute(Path(parsed.database)), source)
+    return Location(_absolute(Path(database)), source)
 
 
 def _absolute(path: Path) -> Path:

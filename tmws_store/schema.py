@@ -8,10 +8,10 @@ to what the models compile to. Nothing here imports SQLAlchemy or a model until 
 the models' tables, so start-up on a current or a fresh file needs neither.
 """
 
+import os
 import re
 from functools import cache
-from importlib import resources
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol, cast
 
 if TYPE_CHECKING:
     from sqlalchemy import Table
@@ -73,10 +73,27 @@ def create_statements() -> tuple[str, ...]:
     return snapshot_statements(SCHEMA_VERSION)
 
 
+class _DataLoader(Protocol):
+    def get_data(self, path: str) -> bytes: ...
+
+
+def _package_text(*parts: str) -> str:
+    """A text file shipped inside the package, read by the loader that imported it.
+
+    The loader reads the file wherever the package lives (a folder or a zip archive), as
+    ``pkgutil.get_data`` does; ``importlib.resources`` would do the same but costs a start-up
+    that reads the snapshot (``tmws-store status``) several milliseconds of imports
+    (tempfile, shutil, zipfile).
+    """
+    loader = cast("_DataLoader", __spec__.loader)  # the loader that imported this module
+    data = loader.get_data(os.path.join(os.path.dirname(__file__), *parts)).decode("utf-8")
+    return data.replace("\r\n", "\n")  # read as text mode would (a checkout with CRLF ends)
+
+
 @cache
 def snapshot_statements(version: int) -> tuple[str, ...]:
     """The SQLite DDL of schema ``version``, from its snapshot ``ddl/v<version>.sql``."""
-    text = resources.files("tmws_store").joinpath(f"ddl/v{version}.sql").read_text()
+    text = _package_text("ddl", f"v{version}.sql")
     return tuple(block.removesuffix(";") for block in text.split(";\n\n") if block.strip())
 
 

@@ -18,19 +18,21 @@ from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine
-from sqlalchemy.exc import DBAPIError
-from sqlmodel import Session
-
 from .backends import BackendName, backend_for
 from .errors import ConstraintError
 from .paths import Location, ServerLocation, resolve_location
 from .reports import InitReport
 
+# SQLAlchemy, sqlmodel and pydantic are imported by the methods that use them, never here: a
+# process that only runs init() on a current file (the CLI, a health check) needs none of them,
+# and importing them is nearly all of its start-up time (tests/test_startup_imports.py).
 if TYPE_CHECKING:
     from collections.abc import Callable, Iterable, Mapping
 
+    from sqlalchemy import Engine
+    from sqlalchemy.exc import DBAPIError
     from sqlalchemy.ext.asyncio import AsyncEngine
+    from sqlmodel import Session
     from sqlmodel.ext.asyncio.session import AsyncSession
 
     from .models import TMWSModel
@@ -41,7 +43,7 @@ __all__ = ["DEFAULT_BUSY_TIMEOUT", "Store"]
 DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a transaction waits for another process's write lock
 
 
-def _shown_cause(error: BaseException, exc: DBAPIError) -> BaseException | None:
+def _shown_cause(error: BaseException, exc: "DBAPIError") -> BaseException | None:
     """The driver's error, to be shown under ``error`` as its cause; None under a
     ``ConstraintError``: the driver's text holds the statement and the row's values (a
     password's hash, say). It stays reachable as ``error.__context__``."""
@@ -141,6 +143,8 @@ class Store:
         are dicts (or model instances) keyed by attribute name; returns how many were
         inserted. A bad row raises ``ValidationError`` before anything is written.
         """
+        from sqlalchemy.exc import DBAPIError
+
         from .bulk import insert_many
 
         self._ensure_ready()
@@ -153,7 +157,7 @@ class Store:
     # --- engines and sessions -----------------------------------------------------------
 
     @property
-    def engine(self) -> Engine:
+    def engine(self) -> "Engine":
         """The sync SQLAlchemy engine, sqlite3 or psycopg (created on first use)."""
         return self._backend.engine
 
@@ -167,7 +171,7 @@ class Store:
         return self._backend.readonly_options()
 
     @contextmanager
-    def session(self, *, readonly: bool = False) -> Iterator[Session]:
+    def session(self, *, readonly: bool = False) -> Iterator["Session"]:
         """A sqlmodel ``Session`` that commits when the block ends and rolls back on error.
 
         On SQLite, write transactions take the write lock when they begin (``BEGIN
@@ -176,6 +180,9 @@ class Store:
         ``ReadOnlyStoreError`` and nothing is written. Objects stay usable after the block (no
         expiry on commit).
         """
+        from sqlalchemy.exc import DBAPIError
+        from sqlmodel import Session
+
         self._ensure_ready()
         bind: Any = self.engine
         if readonly:
@@ -195,6 +202,7 @@ class Store:
     @asynccontextmanager
     async def async_session(self, *, readonly: bool = False) -> AsyncIterator["AsyncSession"]:
         """The async twin of ``session()``, on aiosqlite (psycopg's async mode on PostgreSQL)."""
+        from sqlalchemy.exc import DBAPIError
         from sqlmodel.ext.asyncio.session import AsyncSession
 
         self._ensure_ready()
@@ -213,7 +221,7 @@ class Store:
                 await session.rollback()
                 raise
 
-    def _translate(self, exc: DBAPIError, *, readonly: bool = False) -> BaseException:
+    def _translate(self, exc: "DBAPIError", *, readonly: bool = False) -> BaseException:
         return self._backend.translate(exc, "writing to", readonly=readonly)
 
     # --- lifetime -----------------------------------------------------------------------

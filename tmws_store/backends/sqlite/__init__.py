@@ -16,7 +16,6 @@ from ...paths import Location, wide_folders
 from ...reports import InitReport, StatusReport, VerifyReport
 from ...schema import table_names
 from .. import Backend, CopySource
-from .backup import backup_name, backup_to, list_backups
 from .connection import (
     connect_read_only,
     from_sqlite,
@@ -104,6 +103,9 @@ class SQLiteBackend(Backend):
         return report
 
     def status(self, *, rows: bool = False) -> StatusReport:
+        # Imported here, as in backup(): init() on a current file needs no backup code.
+        from .backup import list_backups
+
         path = self.path
         if not path.exists():
             return StatusReport(path=path, exists=False)
@@ -175,6 +177,8 @@ class SQLiteBackend(Backend):
         progress: "Callable[[int, int], None] | None" = None,
     ) -> Path:
         """Copy the file as it is now, never creating, completing or changing it."""
+        from .backup import backup_name, backup_to
+
         source = self.path
         if not source.is_file():
             what = "does not exist" if not source.exists() else "is not a regular file"

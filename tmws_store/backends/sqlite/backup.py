@@ -19,7 +19,6 @@ import fcntl
 import glob
 import os
 import re
-import secrets
 import sqlite3
 import stat
 from collections.abc import Callable, Iterator
@@ -30,7 +29,15 @@ from ...errors import StorageFullError, StoreError
 from ...paths import PRIVATE_FILE_MODE
 from .connection import from_sqlite
 
-__all__ = ["backup_beside", "backup_name", "backup_to", "list_backups", "remove_partial_backups"]
+__all__ = [
+    "backup_beside",
+    "backup_name",
+    "backup_to",
+    "list_backups",
+    "partial_file",
+    "publish",
+    "remove_partial_backups",
+]
 
 Progress = Callable[[int, int], None]  # (pages copied, total pages)
 
@@ -55,9 +62,9 @@ def backup_to(source: Path, dest: Path, *, progress: Progress | None = None) -> 
     for folder in dict.fromkeys((source.parent, dest.parent)):
         remove_partial_backups(folder)
     try:
-        with _partial_file(dest) as (temp, fd):
+        with partial_file(dest) as (temp, fd):
             _copy(source, temp, progress)
-            written = _publish(temp, fd, automatic or [dest])
+            written = publish(temp, fd, automatic or [dest])
     except sqlite3.Error as exc:
         raise (
             _destination_error(exc, source, dest)
@@ -105,7 +112,7 @@ def _copy(source: Path, temp: Path, progress: Progress | None) -> None:
 
 
 @contextlib.contextmanager
-def _partial_file(dest: Path) -> Iterator[tuple[Path, int]]:
+def partial_file(dest: Path) -> Iterator[tuple[Path, int]]:
     """A new private temporary file beside ``dest``, locked until the block ends.
 
     It is removed at the end unless the block gave it its final name (then it is gone
@@ -123,7 +130,7 @@ def _partial_file(dest: Path) -> Iterator[tuple[Path, int]]:
 
 def _create_locked(dest: Path) -> tuple[Path, int]:
     while True:
-        temp = dest.with_name(f".{dest.name}.{os.getpid()}-{secrets.token_hex(6)}.partial")
+        temp = dest.with_name(f".{dest.name}.{os.getpid()}-{os.urandom(6).hex()}.partial")
         fd = os.open(temp, os.O_RDWR | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE_MODE)
         try:
             os.fchmod(fd, PRIVATE_FILE_MODE)  # the umask may have taken bits away from 0600
@@ -139,12 +146,14 @@ def _create_locked(dest: Path) -> tuple[Path, int]:
         os.close(fd)
 
 
-def _publish(temp: Path, fd: int, names: list[Path]) -> Path | None:
+def publish(temp: Path, fd: int, names: list[Path], *, durable: bool = True) -> Path | None:
     """Give the finished copy the first free name of ``names``; None when all are taken.
 
-    Never replaces a file: a name another process claimed first is skipped.
+    Never replaces a file: a name another process claimed first is skipped. ``durable=False``
+    skips the fsyncs, for scratch files such as the pytest fixtures' stores.
     """
-    os.fsync(fd)  # the copy's bytes are on disk before any name points at them
+    if durable:
+        os.fsync(fd)  # the copy's bytes are on disk before any name points at them
     for name in names:
         try:
             os.link(temp, name)
@@ -153,7 +162,8 @@ def _publish(temp: Path, fd: int, names: list[Path]) -> Path | None:
         temp.unlink()
         # The folder's own sync makes the new name durable (and the temporary one's removal):
         # without it a power cut could lose the name of a backup already reported as made.
-        _fsync_folder(name.parent)
+        if durable:
+            _fsync_folder(name.parent)
         return name
     return None
 

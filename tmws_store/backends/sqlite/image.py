@@ -7,9 +7,9 @@ fsynced, then hard-linked to the target. ``os.link`` fails when the target exist
 another process made meanwhile is never replaced; a crash at any moment leaves either no
 target or the whole image at it, never part of one.
 
-The temporary file is named like a backup's (``.NAME.PID-TOKEN.partial``) and held under an
-``flock`` while written, so ``backup.remove_partial_backups`` removes one whose writer died
-and never one still being written.
+The temporary file is a backup's (``backup.partial_file``): held under an ``flock`` while
+written, so ``backup.remove_partial_backups`` removes one whose writer died and never one
+still being written.
 
 An in-memory database cannot be in WAL mode, so its header says "rollback journal"; bytes
 18 and 19 of the header are what ``PRAGMA journal_mode = WAL`` persists in a file, and the
@@ -20,15 +20,12 @@ A store that cannot start from these plain bytes (an encrypted one) is created b
 path in ``startup``, which also runs when anything here fails.
 """
 
-import fcntl
 import os
-import secrets
 import sqlite3
 from functools import cache
 from pathlib import Path
 
 from ... import schema
-from ...paths import PRIVATE_FILE_MODE
 
 __all__ = ["create_schema", "fresh_image", "place_image", "stamp"]
 
@@ -78,47 +75,16 @@ def place_image(path: Path, *, durable: bool = True) -> bool:
     such as the pytest fixtures'. An ``OSError`` (no room, no permission, a file system
     without hard links) leaves nothing behind.
     """
-    temp, fd = _create_temp(path)
-    try:
+    # The backup module's temporary files: locked while written, removed by the next start
+    # when their writer died, and linked to their name only if it is free.
+    from .backup import partial_file, publish
+
+    with partial_file(path) as (temp, fd):
         _write_all(fd, fresh_image())
-        if durable:
-            os.fsync(fd)
-        try:
-            os.link(temp, path)
-        except FileExistsError:
-            return False
-        return True
-    finally:
-        # Our name goes in every case; after a link the store keeps the data under its own.
-        os.close(fd)
-        temp.unlink(missing_ok=True)
-        if durable:
-            _fsync_folder(path.parent)
-
-
-def _create_temp(path: Path) -> tuple[Path, int]:
-    """A new private file beside ``path``, locked so that no cleanup removes it meanwhile."""
-    temp = path.with_name(f".{path.name}.{os.getpid()}-{secrets.token_hex(6)}.partial")
-    fd = os.open(temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, PRIVATE_FILE_MODE)
-    try:
-        os.fchmod(fd, PRIVATE_FILE_MODE)  # the mode given to open() is narrowed by the umask
-        fcntl.flock(fd, fcntl.LOCK_EX)
-    except BaseException:
-        os.close(fd)
-        temp.unlink(missing_ok=True)
-        raise
-    return temp, fd
+        return publish(temp, fd, [path], durable=durable) is not None
 
 
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
-
-
-def _fsync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)

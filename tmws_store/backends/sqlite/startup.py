@@ -32,8 +32,6 @@ only where the image cannot go: an empty file at the path, a file system refusin
 
 import errno
 import os
-import random
-import shutil
 import sqlite3
 import time
 from collections.abc import Callable, Sequence
@@ -52,7 +50,6 @@ from ...errors import (
 )
 from ...paths import Location, create_private_file, ensure_private_dirs, tighten
 from ...reports import InitAction, InitReport
-from .backup import backup_beside, remove_partial_backups
 from .image import create_schema, place_image, stamp
 
 if TYPE_CHECKING:
@@ -67,6 +64,25 @@ from .connection import (
 )
 
 __all__ = ["classify", "initialise"]
+
+
+# The backup module is imported on the slow path only: it brings ``secrets`` (hashlib and
+# OpenSSL), which the warm path never needs. These two stand in for its functions here, under
+# the same names, so a test can still replace ``startup.backup_beside``.
+
+
+def backup_beside(source: Path, *, reason: str) -> Path:
+    """``backup.backup_beside``: a copy of ``source`` beside it, named for ``reason``."""
+    from .backup import backup_beside as beside
+
+    return beside(source, reason=reason)
+
+
+def remove_partial_backups(folder: Path) -> list[Path]:
+    """``backup.remove_partial_backups``: the half-made copies of killed backups, removed."""
+    from .backup import remove_partial_backups as remove
+
+    return remove(folder)
 
 
 def _check_path(path: Path) -> None:
@@ -215,6 +231,8 @@ def _switch_to_wal(con: sqlite3.Connection, busy_timeout: float, path: Path) -> 
                 f"{busy_timeout} s. Nothing was changed; try again.",
                 path=path,
             )
+        import random  # here, not at the top: the warm path never retries
+
         time.sleep(random.uniform(0.005, 0.03))  # jitter, so retrying processes spread out
 
 
@@ -270,6 +288,8 @@ def _write_locked(
 
 def _require_room_for(path: Path, what: str, need: int) -> None:
     """Refuse, before writing, an upgrade the disk has no room for, saying how much it needs."""
+    import shutil  # here, not at the top: it brings zlib, bz2 and lzma, unused on the warm path
+
     free = shutil.disk_usage(path.parent).free
     if free < need:
         raise StorageFullError(
@@ -299,11 +319,13 @@ def _migrate(
     is one made just now), also inside the lock: a process whose steps were all run by
     another makes no copy. Returns the versions run here, and the backup.
     """
+    path = location.path
+    version = read_identity(con)[1]
+    if version >= target:
+        return (), backup  # a file just created or completed to the target needs no step
     from ...migrations import MIGRATIONS  # only now: a current file needs no migration code
     from .migrate import run_step
 
-    path = location.path
-    version = read_identity(con)[1]
     chain = MIGRATIONS if migrations is None else migrations
     steps = sorted((m for m in chain if version < m.version <= target), key=_version)
     ran: list[int] = []
