@@ -15,6 +15,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import inspect
+from sqlalchemy.orm import joinedload, selectinload
 from sqlmodel import Session, create_engine, select
 
 from tmws_store import CheckViolationError, Store, UniqueViolationError
@@ -444,26 +445,47 @@ def test_completion_before_start_is_refused_by_sqlite(store: Store) -> None:
 
 
 def test_relationships_navigate_in_a_sync_session(filled) -> None:
+    # A relationship loads only when the query asks for it: each is named in an option.
     store, rows = filled
     agent, user = rows[Agent][0], rows[User][0]
     parent, child = rows[Task]
     with store.session(readonly=True) as session:
-        u = session.get(User, user.id)
+        u = session.get(
+            User,
+            user.id,
+            options=[
+                selectinload(User.api_keys).joinedload(APIKey.user),
+                selectinload(User.refresh_tokens).joinedload(RefreshToken.user),
+            ],
+        )
         assert [k.key_prefix for k in u.api_keys] == ["tmws_ci_"]
         assert [t.token_id for t in u.refresh_tokens] == ["1" * 64]
         assert u.api_keys[0].user is u
         assert u.refresh_tokens[0].user is u
 
-        p, c = session.get(Task, parent.id), session.get(Task, child.id)
+        # The Agent sides (declared in agents.py) point back at the same rows.
+        a = session.get(
+            Agent,
+            agent.id,
+            options=[selectinload(Agent.tasks), selectinload(Agent.token_consumptions)],
+        )
+        tasks = session.exec(
+            select(Task).options(
+                joinedload(Task.parent),
+                selectinload(Task.children),
+                joinedload(Task.assigned_agent),
+            )
+        ).all()
+        p, c = (next(t for t in tasks if t.id == task.id) for task in (parent, child))
         assert c.parent is p and p.parent is None  # parent: the many-to-one
         assert p.children == [c] and c.children == []  # children: the one-to-many list
-        assert p.assigned_agent.agent_id == "hestia-auditor"
+        assert p.assigned_agent is a
         assert c.assigned_agent is None
 
-        consumption = session.exec(select(TokenConsumption)).one()
-        assert consumption.agent.id == agent.id
-        # The Agent sides (declared in agents.py) point back at the same rows.
-        a = session.get(Agent, agent.id)
+        consumption = session.exec(
+            select(TokenConsumption).options(joinedload(TokenConsumption.agent))
+        ).one()
+        assert consumption.agent is a
         assert p in a.tasks and consumption in a.token_consumptions
 
 
@@ -472,12 +494,21 @@ def test_reference_task_hierarchy(ref42_copy: Path) -> None:
     engine = create_engine(f"sqlite:///{ref42_copy}")
     try:
         with Session(engine) as session:
-            tasks = {t.title: t for t in session.exec(select(Task))}
+            query = select(Task).options(
+                joinedload(Task.parent),
+                selectinload(Task.children),
+                joinedload(Task.assigned_agent),
+            )
+            tasks = {t.title: t for t in session.exec(query)}
             audit, sub = tasks["Audit authentication module"], tasks["Check JWT expiry handling"]
             assert sub.parent is audit and audit.parent is None
             assert audit.children == [sub]
             assert audit.assigned_agent.agent_id == "hestia-auditor"
-            user = session.exec(select(User).where(User.username == "admin")).one()
+            user = session.exec(
+                select(User)
+                .where(User.username == "admin")
+                .options(selectinload(User.api_keys), selectinload(User.refresh_tokens))
+            ).one()
             assert [k.name for k in user.api_keys] == ["CI key"]
             assert len(user.refresh_tokens) == 1
     finally:

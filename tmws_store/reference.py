@@ -59,7 +59,7 @@ def render() -> str:
         "no default), its default, and its keys and limits (the limits are checked when a row "
         "is validated, before it is written). The column has the field's name unless shown.",
         "",
-        "Relationships load with `selectin`: see *Sessions* in the README for what that means.",
+        "Relationships load only when a query asks for them: see *Relationships* in the README.",
         "",
         *_contents(classes),
         "",

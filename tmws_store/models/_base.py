@@ -26,7 +26,8 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 from sqlalchemy import String, event, inspect, text
-from sqlalchemy.orm import registry
+from sqlalchemy.exc import InvalidRequestError
+from sqlalchemy.orm import PassiveFlag, RelationshipProperty, registry, strategies
 from sqlmodel import Field, Relationship, SQLModel
 
 from ..types import (
@@ -270,19 +271,56 @@ def enum_field(
     return Field(default=default, sa_type=sa_type, nullable=False, **kwargs)
 
 
+# The loader of every relationship: SQLAlchemy's ``lazy="raise"``, with a message that says
+# what to do (SQLAlchemy's own says only "'Agent.tasks' is not available due to lazy='raise'").
+# Its lazy loader is LazyLoader in SQLAlchemy 2.0 and _LazyLoader in 2.1; the loading tests
+# check the message, so a release that changes this hook fails them instead of going unseen.
+_LAZY_LOADER: Any = vars(strategies).get("_LazyLoader") or vars(strategies)["LazyLoader"]
+
+
+@RelationshipProperty.strategy_for(lazy="tmws_explicit")
+class _ExplicitLoader(_LAZY_LOADER):  # type: ignore[misc]
+    def __init__(self, parent: Any, strategy_key: Any) -> None:
+        super().__init__(parent, strategy_key)
+        self._raise_always = True  # SQLAlchemy sets it only for the key lazy="raise"
+
+    def _load_for_state(self, state: Any, passive: Any, *args: Any, **kwargs: Any) -> Any:
+        # A flush loads what it must to cascade a delete or unlink a row (session.delete(agent)
+        # deletes its tasks): that load was asked for, so it runs instead of raising.
+        session = state.session
+        if session is not None and session._flushing:
+            passive |= PassiveFlag.NO_RAISE
+        return super()._load_for_state(state, passive, *args, **kwargs)
+
+    def _invoke_raise_load(self, state: Any, passive: Any, lazy: Any) -> None:
+        owner, key = self.parent.class_.__name__, self.key
+        raise InvalidRequestError(
+            f"{owner}.{key} was not loaded: tmws_store loads a relationship only when the "
+            f"query asks for it, e.g. select({owner}).options(selectinload({owner}.{key})) "
+            "(from sqlalchemy.orm import selectinload), in sync and async sessions alike"
+        )
+
+
 def relationship(
     back_populates: str | None = None, *, cascade_delete: bool = False, **kwargs: Any
 ) -> Any:
-    """A relationship loaded eagerly (``selectin``), so that it also works in async sessions.
+    """A relationship loaded only when a query asks for it; touching it otherwise raises.
 
-    Lazy loading inside an ``AsyncSession`` raises ``MissingGreenlet``; selectin loading
-    fetches the related rows with one extra query per relationship when the owner is loaded.
+    ``select(Agent).options(selectinload(Agent.tasks))`` loads the tasks with the agents
+    (one more ``SELECT`` for all of them; ``joinedload`` for a many-to-one is one JOIN).
+    Without such an option ``agent.tasks`` raises ``InvalidRequestError`` naming that
+    option, whether the session is sync or async, open or closed: a query never pays for
+    rows it did not ask for (an agent with thousands of tasks loads as fast as one with
+    none), and an async session never meets an implicit load (``MissingGreenlet``).
+    Objects you create start with empty relationships, and writes need no load:
+    ``Task(assigned_agent=agent)`` or ``task.assigned_agent = agent`` work on any agent,
+    ``agent.tasks.append(task)`` on an agent you created or loaded with its tasks.
     ``kwargs`` go to SQLAlchemy's ``relationship()``.
     """
     return Relationship(
         back_populates=back_populates,
         cascade_delete=cascade_delete,
-        sa_relationship_kwargs={"lazy": "selectin", **kwargs},
+        sa_relationship_kwargs={"lazy": "tmws_explicit", **kwargs},
     )
 
 
