@@ -13,11 +13,10 @@ import tempfile
 import time
 from pathlib import Path
 
-from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import selectinload
 from sqlmodel import select
 
-from tmws_store import Agent, Store, Task
+from tmws_store import Agent, RelationshipNotLoadedError, Store, Task
 
 TASKS = 1_000
 ATHENA = select(Agent).where(Agent.agent_id == "athena")
@@ -47,7 +46,7 @@ def read_sync(store: Store) -> None:
     print(f"athena alone: {alone_ms:.1f} ms, none of her {TASKS} tasks loaded")
     try:
         alone.tasks  # noqa: B018 - not asked for: raises, in any session or none
-    except InvalidRequestError as exc:
+    except RelationshipNotLoadedError as exc:
         print(f"touching alone.tasks: {exc}")
 
     start = time.perf_counter()

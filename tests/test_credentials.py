@@ -9,6 +9,7 @@ from datetime import UTC, datetime, timedelta
 
 import bcrypt
 import pytest
+from sqlalchemy.orm import selectinload
 
 from tmws_store import Agent, APIKey, LicenseKey, RefreshToken, Store, TierEnum, User
 from tmws_store import credentials as cr
@@ -354,7 +355,8 @@ def test_no_stored_row_or_byte_holds_a_plaintext(store: Store) -> None:
         assert not [p for p in pieces if p.encode() in data], file
 
     with store.session(readonly=True) as session:
-        row_user = session.get(User, user.id)
+        keys = [selectinload(User.api_keys), selectinload(User.refresh_tokens)]
+        row_user = session.get(User, user.id, options=keys)
         row_agent = session.get(Agent, agent.id)
         assert row_user is not None and row_agent is not None
         assert cr.verify_password(password, row_user.password_hash)

@@ -22,6 +22,7 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import func, select, update
+from sqlalchemy.orm import selectinload
 
 from tmws_store import (
     Agent,
@@ -254,7 +255,7 @@ def test_the_constructor_refuses_a_misspelled_relationship_and_takes_the_real_on
         session.add(Memory(**MEMORY, metadata_json={"kept": 1}))
     any_store.insert_many(Memory, [{**MEMORY, "metadata_json": {"kept": 2}}])
     with any_store.session(readonly=True) as session:
-        loaded = session.exec(select(Skill)).scalars().one()
+        loaded = session.exec(select(Skill).options(selectinload(Skill.versions))).scalars().one()
         assert [v.content for v in loaded.versions] == ["v1"]  # loading takes no key check
         kept = session.exec(select(Memory.metadata_json)).scalars().all()
         assert sorted(m["kept"] for m in kept) == [1, 2]

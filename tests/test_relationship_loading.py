@@ -14,11 +14,10 @@ from typing import Any
 
 import pytest
 from sqlalchemy import Engine, event
-from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import selectinload
 from sqlmodel import select
 
-from tmws_store import Agent, Store, Task
+from tmws_store import Agent, RelationshipNotLoadedError, Store, Task
 
 TASKS = 2_000
 NOT_LOADED = (
@@ -121,10 +120,10 @@ async def test_selectinload_loads_every_task_in_an_async_session(busy_agent: Sto
 def test_touching_unloaded_tasks_raises_naming_the_option(busy_agent: Store) -> None:
     with busy_agent.session(readonly=True) as session, statements(busy_agent.engine) as sent:
         agent = session.exec(ATHENA).one()
-        with pytest.raises(InvalidRequestError, match=NOT_LOADED):
+        with pytest.raises(RelationshipNotLoadedError, match=NOT_LOADED):
             agent.tasks  # noqa: B018 - the attribute access is what is tested
     assert len(selects(sent)) == 1, sent  # the refusal sent nothing
-    with pytest.raises(InvalidRequestError, match=NOT_LOADED):  # after the block: the same
+    with pytest.raises(RelationshipNotLoadedError, match=NOT_LOADED):  # after the block: the same
         agent.tasks  # noqa: B018
 
 
@@ -136,7 +135,7 @@ async def test_touching_unloaded_tasks_in_an_async_session_raises_the_same(
     try:
         async with store.async_session(readonly=True) as session:
             agent = (await session.exec(ATHENA)).one()
-            with pytest.raises(InvalidRequestError, match=NOT_LOADED):
+            with pytest.raises(RelationshipNotLoadedError, match=NOT_LOADED):
                 agent.tasks  # noqa: B018
     finally:
         await store.aclose()
@@ -146,7 +145,7 @@ def test_the_many_to_one_side_names_its_own_option(busy_agent: Store) -> None:
     with busy_agent.session(readonly=True) as session:
         task = session.exec(select(Task).limit(1)).one()
         expected = r"Task\.assigned_agent was not loaded: .*selectinload\(Task\.assigned_agent\)"
-        with pytest.raises(InvalidRequestError, match=expected):
+        with pytest.raises(RelationshipNotLoadedError, match=expected):
             task.assigned_agent  # noqa: B018
 
 

@@ -27,6 +27,7 @@ from .errors import (
     NotADatabaseError,
     NotNullViolationError,
     ReadOnlyStoreError,
+    RelationshipNotLoadedError,
     ServerUnavailableError,
     StorageFullError,
     StoreError,

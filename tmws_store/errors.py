@@ -23,6 +23,7 @@ __all__ = [
     "NotADatabaseError",
     "NotNullViolationError",
     "ReadOnlyStoreError",
+    "RelationshipNotLoadedError",
     "ServerUnavailableError",
     "StorageFullError",
     "StoreError",
@@ -84,6 +85,12 @@ class ServerUnavailableError(StoreError):
 
 class UnsupportedURLError(StoreError):
     """A database URL this version cannot open: neither a SQLite file nor PostgreSQL."""
+
+
+class RelationshipNotLoadedError(StoreError):
+    """A relationship that the query did not ask for was read, such as ``agent.tasks`` after a
+    plain ``select(Agent)``; nothing was loaded. Ask for it with
+    ``select(Agent).options(selectinload(Agent.tasks))``, in sync and async sessions alike."""
 
 
 class CopyError(StoreError):

@@ -26,10 +26,10 @@ from pydantic import (
 )
 from pydantic_core import InitErrorDetails
 from sqlalchemy import String, event, inspect, text
-from sqlalchemy.exc import InvalidRequestError
 from sqlalchemy.orm import PassiveFlag, RelationshipProperty, registry, strategies
 from sqlmodel import Field, Relationship, SQLModel
 
+from ..errors import RelationshipNotLoadedError
 from ..types import (
     JSONDict,
     JSONList,
@@ -294,7 +294,7 @@ class _ExplicitLoader(_LAZY_LOADER):  # type: ignore[misc]
 
     def _invoke_raise_load(self, state: Any, passive: Any, lazy: Any) -> None:
         owner, key = self.parent.class_.__name__, self.key
-        raise InvalidRequestError(
+        raise RelationshipNotLoadedError(
             f"{owner}.{key} was not loaded: tmws_store loads a relationship only when the "
             f"query asks for it, e.g. select({owner}).options(selectinload({owner}.{key})) "
             "(from sqlalchemy.orm import selectinload), in sync and async sessions alike"
@@ -308,7 +308,7 @@ def relationship(
 
     ``select(Agent).options(selectinload(Agent.tasks))`` loads the tasks with the agents
     (one more ``SELECT`` for all of them; ``joinedload`` for a many-to-one is one JOIN).
-    Without such an option ``agent.tasks`` raises ``InvalidRequestError`` naming that
+    Without such an option ``agent.tasks`` raises ``RelationshipNotLoadedError`` naming that
     option, whether the session is sync or async, open or closed: a query never pays for
     rows it did not ask for (an agent with thousands of tasks loads as fast as one with
     none), and an async session never meets an implicit load (``MissingGreenlet``).
