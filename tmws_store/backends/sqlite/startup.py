@@ -248,7 +248,7 @@ def _complete(con: sqlite3.Connection, location: Location, kind: str) -> InitRep
         # The backup, and the migrations that follow (a table rebuilt beside its old pages):
         # checked now, before the first write, as for any upgrade.
         _require_room_for(location.path, "adopting and upgrading", 2 * _size_on_disk(location.path))
-        backup = backup_beside(location.path, reason="before-adopt")
+        backup = backup_beside(location.path, reason="before-adopt", key=location.key)
     for statement in statements:
         con.execute(statement)
     _stamp(con, version)
@@ -326,7 +326,7 @@ def _migrate(
                 # A backup, and a table rebuilt beside its old pages: each at most the
                 # file's size. Checked before anything is written.
                 _require_room_for(path, f"upgrading from version {now}", 2 * _size_on_disk(path))
-                backup = backup_beside(path, reason=f"before-upgrade-from-v{now}")
+                backup = backup_beside(path, reason=f"before-upgrade-from-v{now}", key=location.key)
             run_step(con, path, migration)
             con.execute(f"PRAGMA user_version = {migration.version}")
             ran.append(migration.version)
@@ -355,7 +355,7 @@ def initialise(
             ensure_private_dirs(location)
             create_private_file(path)
         _check_access(path)
-        con = connect(path, busy_timeout)
+        con = connect(path, busy_timeout, location.key)
     except PermissionError as exc:
         raise ReadOnlyStoreError(
             f"cannot create {path}: {exc.strerror} ({exc.filename}). Make the folder writable "
