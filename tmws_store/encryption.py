@@ -22,10 +22,12 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from .errors import StoreError, WrongKeyError
+from .errors import PlainFileError, StoreError, WrongKeyError
 from .paths import PRIVATE_FILE_MODE, Location, ensure_private_dirs
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from .paths import ServerLocation
 
 __all__ = [
@@ -33,6 +35,8 @@ __all__ = [
     "KEY_FILE_NAME",
     "DatabaseKey",
     "KeyFileWarning",
+    "decrypt_file",
+    "encrypt_file",
     "encryption_enabled",
     "key_file_path",
     "keyed_location",
@@ -192,8 +196,28 @@ def keyed_location(
     if key is not None:
         return replace(location, key=DatabaseKey(key))
     # The key file is created on first use only for a file that does not hold data yet.
-    fresh = not location.path.exists() or location.path.stat().st_size == 0
-    return replace(location, key=load_or_create_key(key_file_path(environ), create=fresh))
+    key_file = key_file_path(environ)
+    path = location.path
+    fresh = not path.exists() or path.stat().st_size == 0
+    if not fresh and not key_file.exists() and _is_plain(path):
+        # Not "no key": this file never had one. Refused before any key file is made.
+        raise PlainFileError(
+            f"{path} is a plain (unencrypted) SQLite file and encryption is on; nothing was "
+            f"changed. Encrypt it first with `tmws-store encrypt --db {path}`, or turn "
+            f"encryption off ({ENABLED_VARIABLE}=false).",
+            path=path,
+        )
+    return replace(location, key=load_or_create_key(key_file, create=fresh))
+
+
+def _is_plain(path: Path) -> bool:
+    from .backends.sqlite.connection import SQLITE_HEADER
+
+    try:
+        with open(path, "rb") as file:
+            return file.read(len(SQLITE_HEADER)) == SQLITE_HEADER
+    except OSError:
+        return False
 
 
 def sqlcipher() -> ModuleType:
@@ -206,3 +230,96 @@ def sqlcipher() -> ModuleType:
             "this store is encrypted, and SQLCipher is not installed: "
             "pip install 'tmws_store[encryption]' (sqlcipher3-binary)"
         ) from exc
+
+
+def encrypt_file(path: Path, key: DatabaseKey, *, busy_timeout: float) -> Path:
+    """Encrypt the plain store file ``path`` with ``key``; returns the backup made first."""
+    return _convert(path, None, key, busy_timeout=busy_timeout, reason="before-encrypt")
+
+
+def decrypt_file(path: Path, key: DatabaseKey, *, busy_timeout: float) -> Path:
+    """Decrypt the store file ``path``, encrypted with ``key``; returns the backup made first."""
+    return _convert(path, key, None, busy_timeout=busy_timeout, reason="before-decrypt")
+
+
+def _convert(
+    path: Path,
+    old: DatabaseKey | None,
+    new: DatabaseKey | None,
+    *,
+    busy_timeout: float,
+    reason: str,
+) -> Path:
+    """Rewrite ``path`` from key ``old`` to key ``new`` (None: plain), whole or not at all.
+
+    After a backup, SQLCipher's ``sqlcipher_export`` writes the converted copy into a new
+    private file beside it, which is put in WAL mode (its last connection then leaves no
+    ``-wal``), synced, and renamed over ``path``. The old file is closed before the rename,
+    and the rename is refused while its ``-wal`` remains (another process has it open, and
+    would go on writing to the old file): at every moment the name holds the old file whole
+    or the new one, and never beside a ``-wal`` of the other.
+    """
+    import sqlite3
+
+    from .backends.sqlite.backup import backup_beside, partial_file
+    from .backends.sqlite.connection import open_database, read_identity, store_error
+
+    if not path.is_file():
+        raise StoreError(f"{path} does not exist or is not a file; nothing to convert", path=path)
+    try:
+        source = open_database(path, old, busy_timeout=busy_timeout, cipher=True)
+        try:
+            app_id, version = read_identity(source)  # proves a plain file is one
+            backup = backup_beside(path, reason=reason, key=old)
+            with partial_file(path) as (temp, fd):
+                _export(source, temp, new, app_id, version)
+                _to_wal(temp, new, busy_timeout)
+                source.close()
+                _refuse_if_open_elsewhere(path)
+                os.fsync(fd)
+                os.replace(temp, path)
+                _sync_folder(path.parent)
+        finally:
+            source.close()
+    except sqlite3.Error as exc:
+        raise store_error(exc, path, "converting") from exc
+    return backup
+
+
+def _export(
+    source: "sqlite3.Connection", temp: Path, new: DatabaseKey | None, app_id: int, version: int
+) -> None:
+    # Bound, not written into the SQL: the key stays out of every statement's text. An empty
+    # key makes the attached file plain.
+    secret = new._secret if new is not None else ""
+    source.execute("ATTACH DATABASE ? AS converted KEY ?", (str(temp), secret))
+    try:
+        source.execute("SELECT sqlcipher_export('converted')").fetchall()
+        # The file header's stamp is not part of the export.
+        source.execute(f"PRAGMA converted.application_id = {int(app_id)}")
+        source.execute(f"PRAGMA converted.user_version = {int(version)}")
+    finally:
+        source.execute("DETACH DATABASE converted")
+
+
+def _to_wal(temp: Path, key: DatabaseKey | None, busy_timeout: float) -> None:
+    """WAL mode for the new file, as every store has; closing leaves no ``-wal`` behind."""
+    from .backends.sqlite.connection import open_database
+
+    con = open_database(temp, key, busy_timeout=busy_timeout)
+    try:
+        con.execute("PRAGMA journal_mode = WAL").fetchall()
+        found = [row[0] for row in con.execute("PRAGMA quick_check")]
+        if found != ["ok"]:
+            raise StoreError(f"the converted copy of {temp} failed quick_check: {found[:3]}")
+    finally:
+        con.close()
+
+
+def _refuse_if_open_elsewhere(path: Path) -> None:
+    if Path(f"{path}-wal").exists():
+        raise StoreError(
+            f"{path} is open in another process (its -wal remains): stop every agent using "
+            "it and convert again; the file was left as it was",
+            path=path,
+        )

@@ -34,7 +34,14 @@ from .connection import from_sqlite, open_database
 if TYPE_CHECKING:
     from ...encryption import DatabaseKey
 
-__all__ = ["backup_beside", "backup_name", "backup_to", "list_backups", "remove_partial_backups"]
+__all__ = [
+    "backup_beside",
+    "backup_name",
+    "backup_to",
+    "list_backups",
+    "partial_file",
+    "remove_partial_backups",
+]
 
 Progress = Callable[[int, int], None]  # (pages copied, total pages)
 
@@ -132,6 +139,11 @@ def _partial_file(dest: Path) -> Iterator[tuple[Path, int]]:
             temp.unlink(missing_ok=True)  # still locked by us: nobody else removes it
         finally:
             os.close(fd)  # releases the lock
+
+
+# A file written beside a store and renamed over it (``encryption``'s conversions) is made
+# as a backup's copy is, so a killed writer's leftover is removed the same way.
+partial_file = _partial_file
 
 
 def _create_locked(dest: Path) -> tuple[Path, int]:

@@ -61,6 +61,7 @@ def open_database(
     busy_timeout: float,
     uri: str | None = None,
     check_same_thread: bool = True,
+    cipher: bool = False,
 ) -> sqlite3.Connection:
     """A connection in autocommit mode on ``path`` (or on ``uri``, which names it): the one
     place that decides between sqlite3 and SQLCipher.
@@ -69,9 +70,10 @@ def open_database(
     errors are raised as sqlite3's (see ``_Sqlite3Errors``), so every caller handles one
     kind. The key is proven at once (the file header can only be read once keyed): a wrong
     one raises ``WrongKeyError``, a plain file ``PlainFileError``, nothing written.
+    ``cipher`` opens a plain file through SQLCipher, for its ``sqlcipher_export``.
     """
     target, is_uri = (uri, True) if uri is not None else (str(path), False)
-    if key is None:
+    if key is None and not cipher:
         return sqlite3.connect(
             target,
             uri=is_uri,
@@ -93,8 +95,9 @@ def open_database(
     try:
         # SQLCipher otherwise prints its failed page checks (a wrong key) to stderr.
         con.execute("PRAGMA cipher_log_level = NONE")
-        con.execute(key.pragma())
-        _prove_key(con, path, key)
+        if key is not None:
+            con.execute(key.pragma())
+            _prove_key(con, path, key)
     except BaseException:
         con.close()
         raise
@@ -111,7 +114,7 @@ def _prove_key(con: sqlite3.Connection, path: Path, key: "DatabaseKey") -> None:
         if _header(path) == SQLITE_HEADER:
             raise PlainFileError(
                 f"{path} is a plain (unencrypted) SQLite file and encryption is on; nothing "
-                f"was changed. Encrypt it first with `tmws-store encrypt {path}`, or turn "
+                f"was changed. Encrypt it first with `tmws-store encrypt --db {path}`, or turn "
                 "encryption off (TMWS_DB_ENCRYPTION_ENABLED=false).",
                 path=path,
             ) from None

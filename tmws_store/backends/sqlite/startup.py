@@ -355,7 +355,12 @@ def initialise(
             ensure_private_dirs(location)
             create_private_file(path)
         _check_access(path)
-        con = connect(path, busy_timeout, location.key)
+        # Plain files keep the two-argument call (tests trace it); a key goes the same way.
+        con = (
+            connect(path, busy_timeout)
+            if location.key is None
+            else connect(path, busy_timeout, location.key)
+        )
     except PermissionError as exc:
         raise ReadOnlyStoreError(
             f"cannot create {path}: {exc.strerror} ({exc.filename}). Make the folder writable "
