@@ -367,3 +367,13 @@ def test_kill_during_conversion_leaves_the_old_file_or_the_new_one(
             outcomes.append("new")
             assert rows_with(new_secret) == 5000, point
     assert outcomes[-1] == "new" and "old" in outcomes
+
+
+def test_pytest_fixture_makes_encrypted_stores(tmws_store_factory: "Callable[..., Store]") -> None:
+    store = tmws_store_factory("secret", encrypted=True)
+    add_canary(store)
+    assert contents(store) == [f"{CANARY} 0"]
+    assert store.location.key is not None
+    assert not key_file_path().exists()  # keyed with a key of its own, not the user's
+    assert_no_canary(store.path)
+    plain_sqlite_cannot_read(store.path)

@@ -22,6 +22,7 @@ holds the lock waits for it (then fails after the busy timeout): write through o
 """
 
 import inspect
+import secrets
 import shutil
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
@@ -89,7 +90,8 @@ def tmws_store_factory(tmws_template: Path, tmp_path: Path) -> Iterator[Callable
     """Make fresh stores: ``tmws_store_factory()`` or ``tmws_store_factory("name")``.
 
     Each is ``<tmp_path>/<name>.db``, initialised; keyword arguments go to ``Store`` (such as
-    ``busy_timeout``). All are closed when the test ends.
+    ``busy_timeout``); ``encrypted=True`` makes an encrypted one, keyed with a random key
+    unless ``key`` is given. All are closed when the test ends.
     """
     made: list[Store] = []
 
@@ -99,8 +101,13 @@ def tmws_store_factory(tmws_template: Path, tmp_path: Path) -> Iterator[Callable
         path = tmp_path / f"{name}.db"
         if path.exists():
             raise FileExistsError(f"a store named {name!r} exists already in this test")
-        shutil.copyfile(tmws_template, path)
-        path.chmod(0o600)  # as private as a store made by init()
+        if store_kwargs.get("encrypted") or store_kwargs.get("key") is not None:
+            # An encrypted store is made by init() itself (the template is a plain file), with
+            # a key of its own: never the user's key file.
+            store_kwargs.setdefault("key", secrets.token_hex(32))
+        else:
+            shutil.copyfile(tmws_template, path)
+            path.chmod(0o600)  # as private as a store made by init()
         store = Store(path, **store_kwargs)
         store.init()  # the warm path: reads two numbers from the header
         made.append(store)
