@@ -16,22 +16,21 @@ __all__ = [
     "ConstraintError",
     "CopyError",
     "DatabaseLockedError",
-    "EncryptedFileError",
     "ForeignDatabaseError",
     "ForeignKeyViolationError",
     "MigrationError",
     "NewerSchemaError",
     "NotADatabaseError",
     "NotNullViolationError",
-    "PlainFileError",
     "ReadOnlyStoreError",
     "ServerUnavailableError",
     "StorageFullError",
     "StoreError",
     "UniqueViolationError",
     "UnsupportedURLError",
-    "WrongKeyError",
 ]
+# WrongKeyError, EncryptedFileError and PlainFileError (encryption, #18) join __all__ once
+# tmws_store/__init__.py imports them: the package exports every name listed here.
 
 
 class StoreError(Exception):
