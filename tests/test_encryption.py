@@ -21,7 +21,7 @@ import pytest
 from sqlmodel import select
 
 from tests.helpers import all_rows, file_digest, make_v1_store, run_sql
-from tmws_store import Memory, Store
+from tmws_store import Agent, Memory, Store
 from tmws_store.cli import main
 from tmws_store.encryption import (
     DatabaseKey,
@@ -30,7 +30,12 @@ from tmws_store.encryption import (
     key_file_path,
     load_or_create_key,
 )
-from tmws_store.errors import EncryptedFileError, PlainFileError, WrongKeyError
+from tmws_store.errors import (
+    EncryptedFileError,
+    PlainFileError,
+    UniqueViolationError,
+    WrongKeyError,
+)
 
 CANARY = "CANARY-7f3a-never-on-disk"
 SECRET = "hunter2-caller-key-0xDEADBEEF"
@@ -377,3 +382,20 @@ def test_pytest_fixture_makes_encrypted_stores(tmws_store_factory: "Callable[...
     assert not key_file_path().exists()  # keyed with a key of its own, not the user's
     assert_no_canary(store.path)
     plain_sqlite_cannot_read(store.path)
+
+
+def test_constraint_failures_are_named_as_on_a_plain_file(tmp_path: Path) -> None:
+    """SQLCipher's driver reports a bare SQLITE_CONSTRAINT; the store still says which."""
+    with Store(tmp_path / "e.db", key=SECRET) as store:
+        with store.session() as session:
+            session.add(Agent(agent_id="athena", display_name="Athena"))
+        with pytest.raises(UniqueViolationError, match="agents"), store.session() as session:
+            session.add(Agent(agent_id="athena", display_name="Again"))
+
+        async def duplicate() -> None:
+            async with store.async_session() as session:
+                session.add(Agent(agent_id="athena", display_name="Async"))
+
+        with pytest.raises(UniqueViolationError, match="agents"):
+            asyncio.run(duplicate())
+        assert store.verify().ok

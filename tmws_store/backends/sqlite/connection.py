@@ -192,12 +192,26 @@ def _translating(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any
         raise _as_sqlite3(exc) from exc
 
 
+# sqlcipher3 leaves SQLite's extended result codes off (sqlite3 turns them on), so a failed
+# constraint comes as plain SQLITE_CONSTRAINT; SQLite's message then names its kind.
+_CONSTRAINT_KINDS = {
+    "UNIQUE constraint failed": "SQLITE_CONSTRAINT_UNIQUE",
+    "NOT NULL constraint failed": "SQLITE_CONSTRAINT_NOTNULL",
+    "FOREIGN KEY constraint failed": "SQLITE_CONSTRAINT_FOREIGNKEY",
+    "CHECK constraint failed": "SQLITE_CONSTRAINT_CHECK",
+}
+
+
 def _as_sqlite3(exc: BaseException) -> sqlite3.Error:
     kind = getattr(sqlite3, type(exc).__name__, sqlite3.DatabaseError)
     error: sqlite3.Error = kind(*exc.args)
     for name in ("sqlite_errorcode", "sqlite_errorname"):
         if hasattr(exc, name):
             setattr(error, name, getattr(exc, name))
+    if getattr(exc, "sqlite_errorname", "") == "SQLITE_CONSTRAINT":
+        for start, extended in _CONSTRAINT_KINDS.items():
+            if str(exc).startswith(start):
+                error.sqlite_errorname = extended
     return error
 
 
