@@ -399,3 +399,37 @@ def test_constraint_failures_are_named_as_on_a_plain_file(tmp_path: Path) -> Non
         with pytest.raises(UniqueViolationError, match="agents"):
             asyncio.run(duplicate())
         assert store.verify().ok
+
+
+_INIT_AND_WRITE = """
+import sys
+from tmws_store import Memory, Store
+with Store(sys.argv[1], key=sys.argv[2]) as store:
+    print(store.init().action)
+    with store.session() as session:
+        session.add(Memory(content=sys.argv[3], agent_id="a", namespace="n"))
+"""
+
+
+@pytest.mark.slow
+def test_processes_racing_to_create_an_encrypted_file_make_one_store(tmp_path: Path) -> None:
+    """Each process keys its connection before any of them has written the salt."""
+    path = tmp_path / "e.db"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-c", _INIT_AND_WRITE, str(path), SECRET, f"{CANARY} {i}"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
+        for i in range(6)
+    ]
+    results = [proc.communicate(timeout=300) for proc in procs]
+    assert all(proc.returncode == 0 for proc in procs), [err for _, err in results]
+    assert sorted(out.strip() for out, _ in results).count("created") == 1
+    with Store(path, key=SECRET) as store:
+        assert store.verify().ok
+        assert contents(store) == [f"{CANARY} {i}" for i in range(6)]
+    assert_no_canary(path)
