@@ -433,3 +433,24 @@ def test_processes_racing_to_create_an_encrypted_file_make_one_store(tmp_path: P
         assert store.verify().ok
         assert contents(store) == [f"{CANARY} {i}" for i in range(6)]
     assert_no_canary(path)
+
+
+def test_copy_out_of_and_into_an_encrypted_file(tmp_path: Path) -> None:
+    from tmws_store.transfer import copy_store
+
+    source = encrypted_store(tmp_path / "e.db", rows=30)
+    before = file_digest(source)
+    with Store(source, key=SECRET) as encrypted, Store(tmp_path / "plain.db") as plain:
+        copy_store(encrypted, plain)
+        assert len(contents(plain)) == 30
+    assert file_digest(source) == before  # a copy's source is only read
+    other = "another-key"
+    with Store(tmp_path / "plain.db") as plain, Store(tmp_path / "e2.db", key=other) as again:
+        copy_store(plain, again)
+        assert len(contents(again)) == 30
+    assert_no_canary(tmp_path / "e2.db")
+    tables = {"memories"}
+    # The same rows arrived, read back through each file's own key.
+    with Store(tmp_path / "e2.db", key=other) as again:
+        assert again.verify().ok
+    assert all_rows(tmp_path / "plain.db", tables)["memories"]

@@ -143,7 +143,9 @@ class SQLiteBackend(Backend):
     def copy_source(self, tables: "Sequence[Table]") -> AbstractContextManager[CopySource]:
         from .copy_source import open_copy_source
 
-        return open_copy_source(self.path, self.busy_timeout, self._reading_error, tables)
+        return open_copy_source(
+            self.path, self.busy_timeout, self._reading_error, tables, self.location.key
+        )
 
     def _reading_error(self, exc: "DBAPIError") -> StoreError | None:
         return self.known_error(exc, "reading")
@@ -156,7 +158,9 @@ class SQLiteBackend(Backend):
 
         if not self.path.is_file():
             return  # init() creates it, or says what is wrong with it
-        with open_copy_source(self.path, self.busy_timeout, self._reading_error, tables) as source:
+        with open_copy_source(
+            self.path, self.busy_timeout, self._reading_error, tables, self.location.key
+        ) as source:
             for table in tables:
                 query = source.reads[table.name]
                 if query is None:
