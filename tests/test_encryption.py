@@ -20,7 +20,14 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from tests.helpers import all_rows, file_digest, make_v1_store, run_sql
+from tests.helpers import (
+    REF34,
+    all_rows,
+    copy_reference,
+    file_digest,
+    make_v1_store,
+    run_sql,
+)
 from tmws_store import Agent, Memory, Store
 from tmws_store.cli import main
 from tmws_store.encryption import (
@@ -454,3 +461,15 @@ def test_copy_out_of_and_into_an_encrypted_file(tmp_path: Path) -> None:
     with Store(tmp_path / "e2.db", key=other) as again:
         assert again.verify().ok
     assert all_rows(tmp_path / "plain.db", tables)["memories"]
+
+
+def test_an_encrypted_tmws_file_is_adopted_with_an_encrypted_backup(tmp_path: Path) -> None:
+    path = copy_reference(REF34, tmp_path)
+    run_sql(path, f"UPDATE agents SET display_name = '{CANARY}'")
+    encrypt_file(path, DatabaseKey(SECRET), busy_timeout=5).unlink()  # its plain backup
+    with Store(path, key=SECRET) as store:
+        report = store.init()
+        assert report.action == "adopted" and report.backup is not None
+        assert store.verify().ok
+    assert_no_canary(path, report.backup)
+    plain_sqlite_cannot_read(report.backup)
