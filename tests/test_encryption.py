@@ -29,6 +29,7 @@ from tests.helpers import (
     run_sql,
 )
 from tmws_store import Agent, Memory, Store
+from tmws_store.backends.sqlite.backup import remove_partial_backups
 from tmws_store.cli import main
 from tmws_store.encryption import (
     DatabaseKey,
@@ -372,6 +373,8 @@ def test_kill_during_conversion_leaves_the_old_file_or_the_new_one(
         if proc.poll() is None:
             os.kill(proc.pid, signal.SIGKILL)
         proc.wait()
+        remove_partial_backups(work)  # as the next init() or backup does
+        assert not _named(work, ".partial", ".partial-wal", ".partial-shm"), point
         if file_digest(path) == old_digest:
             outcomes.append("old")
             assert rows_with(old_secret) == 5000, point

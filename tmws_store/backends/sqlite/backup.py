@@ -270,6 +270,10 @@ def _remove_if_abandoned(path: Path) -> bool:
         if not _same_file(path, fd):
             return False  # another cleanup removed it meanwhile
         path.unlink()
+        # A conversion's copy (``encryption``) is put in WAL mode before its rename: a writer
+        # killed then leaves its -wal and -shm, which are garbage with it.
+        for suffix in ("-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
         return True
     except OSError:
         return False
