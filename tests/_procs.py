@@ -70,18 +70,18 @@ TRACED_INIT_CHILD = textwrap.dedent(
 
     real_connect = startup.connect
 
-    def traced(p, t):
-        con = real_connect(p, t)
+    def traced(p, t, key=None):
+        con = real_connect(p, t, key)
         con.set_trace_callback(mark)
         # Each statement takes a few ms instead of microseconds: room for kills to land in.
         con.set_progress_handler(lambda: time.sleep(0.0002) or 0, 50)
         return con
 
-    def slow_backup(source, *, reason):
+    def slow_backup(source, *, reason, key=None):
         mark("backup started")
         # A pause after each 256-page step keeps the copy half made for a while.
         dest = backup_to(source, backup_name(source, reason=reason),
-                         progress=lambda done, total: time.sleep(0.03))
+                         progress=lambda done, total: time.sleep(0.03), key=key)
         mark("backup finished")
         return dest
 
@@ -104,8 +104,8 @@ SLOW_INIT_CHILD = textwrap.dedent(
     from tmws_store import Store
     from tmws_store.backends.sqlite import startup
     real = startup.connect
-    def slow(p, t):
-        con = real(p, t)
+    def slow(p, t, key=None):
+        con = real(p, t, key)
         con.set_progress_handler(lambda: time.sleep(0.0002) or 0, 50)
         return con
     startup.connect = slow

@@ -149,8 +149,8 @@ def trace_start_up(monkeypatch: "pytest.MonkeyPatch") -> list[str]:
     statements: list[str] = []
     real_connect = startup.connect
 
-    def traced_connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
-        con = real_connect(path, busy_timeout)
+    def traced_connect(path: Path, busy_timeout: float, key: Any = None) -> sqlite3.Connection:
+        con = real_connect(path, busy_timeout, key)
         con.set_trace_callback(statements.append)
         return con
 

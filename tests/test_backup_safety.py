@@ -68,8 +68,8 @@ INIT_CHILD = PAUSE + textwrap.dedent(
 
     real_backup_to = backup.backup_to
 
-    def paused_backup_to(source, dest, *, progress=None):
-        return real_backup_to(source, dest, progress=pause_at_half)
+    def paused_backup_to(source, dest, *, progress=None, key=None):
+        return real_backup_to(source, dest, progress=pause_at_half, key=key)
 
     backup.backup_to = paused_backup_to  # what backup_beside calls
     print(Store(sys.argv[1]).init().action, flush=True)

@@ -87,8 +87,8 @@ def test_a_create_failing_part_way_leaves_no_table(tmp_path: Path, monkeypatch) 
     victim = "ix_memory_importance"  # created after several tables and indexes
     real_connect = startup.connect
 
-    def denying_connect(p: Path, busy_timeout: float) -> sqlite3.Connection:
-        con = real_connect(p, busy_timeout)
+    def denying_connect(p: Path, busy_timeout: float, key: object = None) -> sqlite3.Connection:
+        con = real_connect(p, busy_timeout, key)
 
         def authorizer(action: int, arg1, arg2, db, trigger) -> int:
             if action == sqlite3.SQLITE_CREATE_INDEX and arg1 == victim:

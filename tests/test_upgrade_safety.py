@@ -81,8 +81,8 @@ KILL_AT_STATEMENT_CHILD = textwrap.dedent(
                 os.kill(os.getpid(), signal.SIGKILL)
             seen += 1
 
-        def traced(p, t):
-            con = real_connect(p, t)
+        def traced(p, t, key=None):
+            con = real_connect(p, t, key)
             con.set_trace_callback(count)
             return con
 

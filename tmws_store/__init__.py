@@ -20,12 +20,14 @@ from .errors import (
     ConstraintError,
     CopyError,
     DatabaseLockedError,
+    EncryptedFileError,
     ForeignDatabaseError,
     ForeignKeyViolationError,
     MigrationError,
     NewerSchemaError,
     NotADatabaseError,
     NotNullViolationError,
+    PlainFileError,
     ReadOnlyStoreError,
     RelationshipNotLoadedError,
     ServerUnavailableError,
@@ -33,6 +35,7 @@ from .errors import (
     StoreError,
     UniqueViolationError,
     UnsupportedURLError,
+    WrongKeyError,
 )
 from .paths import Location, ServerLocation
 from .reports import CopyReport, InitReport, StatusReport, VerifyReport

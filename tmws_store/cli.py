@@ -150,12 +150,18 @@ def cmd_status(store: Store, args: argparse.Namespace) -> Result:
             f"size:           {counted(report.size_bytes, 'byte')}",
             f"journal mode:   {report.journal_mode}",
             f"permissions:    file {report.permissions}, folder {report.directory_permissions}",
+            f"encryption:     {_encryption_line(store)}",
             f"newest backup:  {f'{newest} ({len(report.backups)} in all)' if newest else 'none'}",
         ]
     if report.rows is not None:
         lines += _rows_table(report.rows)
     lines += [f"warning: {warning}" for warning in report.warnings]
     return Result(data, "\n".join(lines))
+
+
+def _encryption_line(store: Store) -> str:
+    key = getattr(store.location, "key", None)
+    return "off (plain SQLite file)" if key is None else f"encrypted (SQLCipher, {key.shown})"
 
 
 def cmd_verify(store: Store, args: argparse.Namespace) -> Result:
@@ -275,9 +281,42 @@ def cmd_backup(store: Store, args: argparse.Namespace) -> Result:
     return Result(data, f"backup written to {written}")
 
 
-def _open(where: str) -> Store:
+def _open(where: str, *, encrypted: bool | None = None) -> Store:
     """A store for ``--db`` or a copy side: a URL when it has a scheme, else a file path."""
-    return Store(url=where) if "://" in where else Store(where)
+    return (
+        Store(url=where, encrypted=encrypted)
+        if "://" in where
+        else Store(where, encrypted=encrypted)
+    )
+
+
+def cmd_encrypt(store: Store, args: argparse.Namespace) -> Result:
+    """Encrypt the plain store file with the key file (created if missing), after a backup."""
+    from .encryption import encrypt_file, key_file_path, load_or_create_key
+
+    key = load_or_create_key(key_file_path())
+    backup = encrypt_file(store.path, key, busy_timeout=store.busy_timeout)
+    data = {"path": str(store.path), "key_file": str(key.source), "backup": str(backup)}
+    text = (
+        f"{store.path} is now encrypted with the key in {key.source}; set "
+        "TMWS_DB_ENCRYPTION_ENABLED=true to open it. The backup made first, "
+        f"{backup}, is NOT encrypted: delete it once the store opens as it should."
+    )
+    return Result(data, text)
+
+
+def cmd_decrypt(store: Store, args: argparse.Namespace) -> Result:
+    """Decrypt the store file with the key file, after a backup (an encrypted one)."""
+    from .encryption import decrypt_file, key_file_path, load_or_create_key
+
+    key = load_or_create_key(key_file_path(), create=False)
+    backup = decrypt_file(store.path, key, busy_timeout=store.busy_timeout)
+    data = {"path": str(store.path), "key_file": str(key.source), "backup": str(backup)}
+    text = (
+        f"{store.path} is now a plain SQLite file (unset TMWS_DB_ENCRYPTION_ENABLED); the "
+        f"encrypted backup made first is {backup}"
+    )
+    return Result(data, text)
 
 
 def cmd_copy(store: Store, args: argparse.Namespace) -> Result:
@@ -318,7 +357,12 @@ COMMANDS: dict[str, tuple[Command, str]] = {
     "verify": (cmd_verify, "read-only check against the models; exit status 1 on problems"),
     "backup": (cmd_backup, "write a consistent copy of the database"),
     "copy": (cmd_copy, "copy every row into an empty store (SQLite file or PostgreSQL)"),
+    "encrypt": (cmd_encrypt, "encrypt the SQLite file with the key file, after a backup"),
+    "decrypt": (cmd_decrypt, "decrypt the SQLite file with the key file, after a backup"),
 }
+
+# Commands that open the file as it is, encrypted or not: not keyed by TMWS_DB_ENCRYPTION_ENABLED.
+_CONVERSIONS = frozenset({"encrypt", "decrypt"})
 
 
 # --- argument parsing -------------------------------------------------------------------
@@ -491,7 +535,10 @@ def _run(argv: Sequence[str]) -> Output:
         return Output(status=exit_.code if isinstance(exit_.code, int) else 2)
     run = COMMANDS[args.command][0]
     try:
-        with _open(args.db) if args.db else Store() as store:
+        encrypted = False if args.command in _CONVERSIONS else None
+        with (
+            _open(args.db, encrypted=encrypted) if args.db else Store(encrypted=encrypted) as store
+        ):
             result = run(store, args)
     except (StoreError, OSError) as exc:
         message = _hide_passwords(_one_line(exc), urls)

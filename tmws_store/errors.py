@@ -16,12 +16,14 @@ __all__ = [
     "ConstraintError",
     "CopyError",
     "DatabaseLockedError",
+    "EncryptedFileError",
     "ForeignDatabaseError",
     "ForeignKeyViolationError",
     "MigrationError",
     "NewerSchemaError",
     "NotADatabaseError",
     "NotNullViolationError",
+    "PlainFileError",
     "ReadOnlyStoreError",
     "RelationshipNotLoadedError",
     "ServerUnavailableError",
@@ -29,6 +31,7 @@ __all__ = [
     "StoreError",
     "UniqueViolationError",
     "UnsupportedURLError",
+    "WrongKeyError",
 ]
 
 
@@ -95,6 +98,22 @@ class RelationshipNotLoadedError(StoreError):
 
 class CopyError(StoreError):
     """A copy between two stores that could not be finished; the destination was left as it was."""
+
+
+class WrongKeyError(StoreError):
+    """An encrypted store file that the key given cannot open: another key, or no key file.
+
+    The message names the key file tried (or says the key came from the caller), never the
+    key itself.
+    """
+
+
+class EncryptedFileError(NotADatabaseError):
+    """A file that looks encrypted (no SQLite header) opened by a store without encryption."""
+
+
+class PlainFileError(StoreError):
+    """A plain SQLite file opened by a store with encryption on; ``tmws-store encrypt`` it."""
 
 
 class ConstraintError(StoreError):

@@ -28,7 +28,7 @@ import os
 import re
 import stat
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
@@ -37,6 +37,8 @@ from .errors import NotADatabaseError, UnsupportedURLError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
+
+    from .encryption import DatabaseKey
 
 __all__ = [
     "Location",
@@ -74,6 +76,8 @@ class Location:
     path: Path
     source: str
     home: Path | None = None
+    # The key of an encrypted file (see ``encryption``); None for a plain one. Never shown.
+    key: "DatabaseKey | None" = field(default=None, repr=False, compare=False)
 
     def describe(self) -> str:
         """One line for people: the path and why it was chosen."""

@@ -23,6 +23,7 @@ holds the lock waits for it (then fails after the busy timeout): write through o
 """
 
 import inspect
+import secrets
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -88,7 +89,8 @@ def tmws_store_factory(tmp_path: Path) -> Iterator[Callable[..., Store]]:
     """Make fresh stores: ``tmws_store_factory()`` or ``tmws_store_factory("name")``.
 
     Each is ``<tmp_path>/<name>.db``, initialised; keyword arguments go to ``Store`` (such as
-    ``busy_timeout``). All are closed when the test ends.
+    ``busy_timeout``); ``encrypted=True`` makes an encrypted one, keyed with a random key
+    unless ``key`` is given. All are closed when the test ends.
     """
     made: list[Store] = []
 
@@ -96,8 +98,15 @@ def tmws_store_factory(tmp_path: Path) -> Iterator[Callable[..., Store]]:
         if not name or Path(name).name != name:
             raise ValueError(f"store name {name!r} must be a plain file name, without folders")
         path = tmp_path / f"{name}.db"
-        if not place_image(path, durable=False):  # private (0600), as init() makes it
-            raise FileExistsError(f"a store named {name!r} exists already in this test")
+        taken = FileExistsError(f"a store named {name!r} exists already in this test")
+        if store_kwargs.get("encrypted") or store_kwargs.get("key") is not None:
+            # An encrypted store is made by init() itself (the image is plain bytes), with a
+            # key of its own: never the user's key file.
+            if path.exists():
+                raise taken
+            store_kwargs.setdefault("key", secrets.token_hex(32))
+        elif not place_image(path, durable=False):  # private (0600), as init() makes it
+            raise taken
         store = Store(path, **store_kwargs)
         store.init()  # the warm path: reads two numbers from the header
         made.append(store)

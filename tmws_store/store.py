@@ -56,7 +56,10 @@ class Store:
     ``Store(path=None, *, url=None, busy_timeout=10.0)``. The database is, in order: ``path``,
     ``url``, ``TMWS_DATABASE_URL``, ``$TMWS_HOME/data/tmws.db``, ``~/.tmws/data/tmws.db``.
     A URL is ``sqlite:////abs/path.db`` for a file or ``postgresql+psycopg://user@host/db``
-    for a PostgreSQL database (needs psycopg: the ``postgres`` extra). Nothing is
+    for a PostgreSQL database (needs psycopg: the ``postgres`` extra). ``encrypted=True`` (or
+    ``TMWS_DB_ENCRYPTION_ENABLED=true`` when it is None) encrypts the file with SQLCipher, keyed
+    from ``$TMWS_HOME/secrets/db_encryption.key``, or with ``key`` when given (the
+    ``encryption`` extra; see ``tmws_store.encryption``). Nothing is
     opened or created until ``init()`` or the first session. Close it with ``close()`` or
     use it in a ``with`` block.
     """
@@ -67,10 +70,16 @@ class Store:
         *,
         url: str | None = None,
         busy_timeout: float = DEFAULT_BUSY_TIMEOUT,
+        encrypted: bool | None = None,
+        key: str | bytes | None = None,
     ) -> None:
         if busy_timeout < 0:
             raise ValueError("busy_timeout must be zero or more seconds")
-        self.location: Location | ServerLocation = resolve_location(path, url=url)
+        from .encryption import keyed_location
+
+        self.location: Location | ServerLocation = keyed_location(
+            resolve_location(path, url=url), encrypted=encrypted, key=key
+        )
         self.busy_timeout = busy_timeout
         self._backend = backend_for(self.location, busy_timeout=busy_timeout)
         self._ready = False

@@ -66,12 +66,12 @@ class SQLiteBackend(Backend):
     def _make_engine(self) -> "Engine":
         from .engine import make_sync_engine
 
-        return make_sync_engine(self.path, busy_timeout=self.busy_timeout)
+        return make_sync_engine(self.path, busy_timeout=self.busy_timeout, key=self.location.key)
 
     def _make_async_engine(self) -> "AsyncEngine":
         from .engine import make_async_engine
 
-        return make_async_engine(self.path, busy_timeout=self.busy_timeout)
+        return make_async_engine(self.path, busy_timeout=self.busy_timeout, key=self.location.key)
 
     def readonly_options(self) -> dict[str, Any]:
         """A plain deferred ``BEGIN``, which never takes the write lock and reads one snapshot,
@@ -98,7 +98,7 @@ class SQLiteBackend(Backend):
     def verify(self) -> VerifyReport:
         from .verify import verify_file
 
-        report = verify_file(self.path, busy_timeout=self.busy_timeout)
+        report = verify_file(self.path, busy_timeout=self.busy_timeout, key=self.location.key)
         report.warnings = wide_folders(self.location)
         return report
 
@@ -112,7 +112,7 @@ class SQLiteBackend(Backend):
         if not path.is_file():
             raise NotADatabaseError(f"{path} is not a regular file", path=path)
         try:
-            con = connect_read_only(path, self.busy_timeout)
+            con = connect_read_only(path, self.busy_timeout, self.location.key)
             try:
                 objects = schema_objects(con)
                 app_id, version = read_identity(con)
@@ -145,7 +145,9 @@ class SQLiteBackend(Backend):
     def copy_source(self, tables: "Sequence[Table]") -> AbstractContextManager[CopySource]:
         from .copy_source import open_copy_source
 
-        return open_copy_source(self.path, self.busy_timeout, self._reading_error, tables)
+        return open_copy_source(
+            self.path, self.busy_timeout, self._reading_error, tables, self.location.key
+        )
 
     def _reading_error(self, exc: "DBAPIError") -> StoreError | None:
         return self.known_error(exc, "reading")
@@ -158,7 +160,9 @@ class SQLiteBackend(Backend):
 
         if not self.path.is_file():
             return  # init() creates it, or says what is wrong with it
-        with open_copy_source(self.path, self.busy_timeout, self._reading_error, tables) as source:
+        with open_copy_source(
+            self.path, self.busy_timeout, self._reading_error, tables, self.location.key
+        ) as source:
             for table in tables:
                 query = source.reads[table.name]
                 if query is None:
@@ -188,6 +192,6 @@ class SQLiteBackend(Backend):
         elif dest.is_dir():
             dest = backup_name(source, reason="manual", folder=dest)
         try:
-            return backup_to(source, dest, progress=progress)
+            return backup_to(source, dest, progress=progress, key=self.location.key)
         except sqlite3.Error as exc:
             raise store_error(exc, source, "backing up") from exc

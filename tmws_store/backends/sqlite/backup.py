@@ -24,10 +24,14 @@ import stat
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ...errors import StorageFullError, StoreError
 from ...paths import PRIVATE_FILE_MODE
-from .connection import from_sqlite
+from .connection import from_sqlite, open_database
+
+if TYPE_CHECKING:
+    from ...encryption import DatabaseKey
 
 __all__ = [
     "backup_beside",
@@ -44,10 +48,17 @@ Progress = Callable[[int, int], None]  # (pages copied, total pages)
 _STAMP_FORMAT = "%Y-%m-%dT%H%M%SZ"  # UTC; sorts as text, and has no ":" (Windows-safe)
 _SIDE_FILES = ("-wal", "-shm", "-journal")
 _NAME_ATTEMPTS = 100  # suffixes "", "-1" ... "-99" for the copies made in one second
+_BACKUP_TIMEOUT = 5.0  # seconds; sqlite3.connect's default, which backups always used
 _PARTIAL = re.compile(r"\..+\.\d+-[0-9a-f]{12}\.partial")
 
 
-def backup_to(source: Path, dest: Path, *, progress: Progress | None = None) -> Path:
+def backup_to(
+    source: Path,
+    dest: Path,
+    *,
+    progress: Progress | None = None,
+    key: "DatabaseKey | None" = None,
+) -> Path:
     """Copy the database at ``source`` to the new file ``dest``; never overwrites a file.
 
     A ``dest`` named the way ``backup_name`` names copies of ``source`` is automatic: when
@@ -63,7 +74,7 @@ def backup_to(source: Path, dest: Path, *, progress: Progress | None = None) -> 
         remove_partial_backups(folder)
     try:
         with partial_file(dest) as (temp, fd):
-            _copy(source, temp, progress)
+            _copy(source, temp, progress, key)
             written = publish(temp, fd, automatic or [dest])
     except sqlite3.Error as exc:
         raise (
@@ -80,8 +91,10 @@ def backup_to(source: Path, dest: Path, *, progress: Progress | None = None) -> 
     raise FileExistsError(f"too many backups of {source} made in the same second")
 
 
-def _copy(source: Path, temp: Path, progress: Progress | None) -> None:
-    src = sqlite3.connect(source, isolation_level=None)
+def _copy(source: Path, temp: Path, progress: Progress | None, key: "DatabaseKey | None") -> None:
+    # An encrypted store's copy is keyed with the same key: SQLCipher copies its pages as
+    # they are, so the copy is as encrypted as the store (and never plain on the disk).
+    src = open_database(source, key, busy_timeout=_BACKUP_TIMEOUT)
     try:
         src.execute("PRAGMA trusted_schema = OFF")
         # Hold one read transaction for the whole copy. Without it, every commit by another
@@ -90,7 +103,7 @@ def _copy(source: Path, temp: Path, progress: Progress | None) -> None:
         # lets writers go on meanwhile).
         src.execute("BEGIN")
         src.execute("SELECT count(*) FROM sqlite_master").fetchall()
-        dst = sqlite3.connect(temp, isolation_level=None)
+        dst = open_database(temp, key, busy_timeout=_BACKUP_TIMEOUT)
         try:
             # No "-journal" file beside the copy. MEMORY rather than OFF: the file starts
             # empty, so there are no old pages to keep and the in-memory journal costs
@@ -255,6 +268,10 @@ def _remove_if_abandoned(path: Path) -> bool:
         if not _same_file(path, fd):
             return False  # another cleanup removed it meanwhile
         path.unlink()
+        # A conversion's copy (``encryption``) is put in WAL mode before its rename: a writer
+        # killed then leaves its -wal and -shm, which are garbage with it.
+        for suffix in ("-wal", "-shm"):
+            Path(f"{path}{suffix}").unlink(missing_ok=True)
         return True
     except OSError:
         return False
@@ -298,6 +315,7 @@ def list_backups(source: Path) -> list[Path]:
     return [path for *_, path in sorted(found)]
 
 
-def backup_beside(source: Path, *, reason: str) -> Path:
+def backup_beside(source: Path, *, reason: str, key: "DatabaseKey | None" = None) -> Path:
     """Back up ``source`` next to it under ``backup_name``; returns the copy's path."""
-    return backup_to(source, backup_name(source, reason=reason))
+    dest = backup_name(source, reason=reason)
+    return backup_to(source, dest, key=key)

@@ -8,29 +8,39 @@ rows are schema objects, and what each SQLite error means to a user.
 
 import re
 import sqlite3
+from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from ...errors import (
     CheckViolationError,
     ConstraintError,
     DatabaseLockedError,
+    EncryptedFileError,
     ForeignKeyViolationError,
     NotADatabaseError,
     NotNullViolationError,
+    PlainFileError,
     ReadOnlyStoreError,
     StorageFullError,
     StoreError,
     UniqueViolationError,
+    WrongKeyError,
 )
 from ...schema import create_statements
 
+if TYPE_CHECKING:
+    from ...encryption import DatabaseKey
+
 __all__ = [
     "IDENTITY_QUERIES",
+    "SQLITE_HEADER",
     "connect",
     "connect_read_only",
     "foreign_triggers_and_views",
     "from_sqlite",
+    "open_database",
     "read_identity",
     "schema_objects",
     "store_error",
@@ -40,12 +50,190 @@ __all__ = [
 IDENTITY_QUERIES = ("PRAGMA application_id", "PRAGMA user_version")
 
 
-def connect(path: Path, busy_timeout: float) -> sqlite3.Connection:
-    """A plain sqlite3 connection in autocommit mode: every BEGIN is ours."""
-    return sqlite3.connect(path, timeout=busy_timeout, isolation_level=None)
+# The first 16 bytes of every plain SQLite file. SQLCipher keeps its salt there instead.
+SQLITE_HEADER = b"SQLite format 3\x00"
 
 
-def connect_read_only(path: Path, busy_timeout: float) -> sqlite3.Connection:
+def open_database(
+    path: Path,
+    key: "DatabaseKey | None",
+    *,
+    busy_timeout: float,
+    uri: str | None = None,
+    check_same_thread: bool = True,
+    cipher: bool = False,
+) -> sqlite3.Connection:
+    """A connection in autocommit mode on ``path`` (or on ``uri``, which names it): the one
+    place that decides between sqlite3 and SQLCipher.
+
+    With a ``key`` the connection is SQLCipher's, keyed before anything else runs, and its
+    errors are raised as sqlite3's (see ``_Sqlite3Errors``), so every caller handles one
+    kind. The key is proven at once (the file header can only be read once keyed): a wrong
+    one raises ``WrongKeyError``, a plain file ``PlainFileError``, nothing written.
+    ``cipher`` opens a plain file through SQLCipher, for its ``sqlcipher_export``.
+    """
+    target, is_uri = (uri, True) if uri is not None else (str(path), False)
+    if key is None and not cipher:
+        return sqlite3.connect(
+            target,
+            uri=is_uri,
+            timeout=busy_timeout,
+            isolation_level=None,
+            check_same_thread=check_same_thread,
+        )
+    from ...encryption import sqlcipher
+
+    driver = sqlcipher()
+    raw = driver.connect(
+        target,
+        uri=is_uri,
+        timeout=busy_timeout,
+        isolation_level=None,
+        check_same_thread=check_same_thread,
+    )
+    con = cast(sqlite3.Connection, _Sqlite3Errors(raw))
+    try:
+        # SQLCipher otherwise prints its failed page checks (a wrong key) to stderr.
+        con.execute("PRAGMA cipher_log_level = NONE")
+        if key is not None:
+            con.execute(key.pragma())
+            _prove_key(con, path, key)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+def _prove_key(con: sqlite3.Connection, path: Path, key: "DatabaseKey") -> None:
+    """Read the header through ``key``; refuse a file it cannot decrypt, saying why."""
+    try:
+        con.execute(IDENTITY_QUERIES[0]).fetchall()
+    except sqlite3.DatabaseError as exc:
+        if getattr(exc, "sqlite_errorname", "") != "SQLITE_NOTADB":
+            raise
+        if _header(path) == SQLITE_HEADER:
+            raise PlainFileError(
+                f"{path} is a plain (unencrypted) SQLite file and encryption is on; nothing "
+                f"was changed. Encrypt it first with `tmws-store encrypt --db {path}`, or turn "
+                "encryption off (TMWS_DB_ENCRYPTION_ENABLED=false).",
+                path=path,
+            ) from None
+        raise WrongKeyError(
+            f"{path} cannot be decrypted with {key.shown}: the key is not the one the file "
+            "was encrypted with (or the file is damaged); nothing was changed",
+            path=path,
+        ) from None
+
+
+def _header(path: Path) -> bytes:
+    try:
+        with open(path, "rb") as file:
+            return file.read(len(SQLITE_HEADER))
+    except OSError:
+        return b""
+
+
+def looks_encrypted(path: Path) -> bool:
+    """Whether ``path`` could be a SQLCipher file: whole pages with no SQLite header.
+
+    SQLCipher's pages look random, so this cannot tell one from random bytes; it tells it
+    from every plain SQLite file and from short or text files.
+    """
+    try:
+        size = path.stat().st_size
+    except OSError:
+        return False
+    return size >= 1024 and size % 512 == 0 and _header(path) != SQLITE_HEADER
+
+
+class _Sqlite3Errors:
+    """A SQLCipher connection or cursor that raises sqlite3's exceptions for its own.
+
+    ``sqlcipher3`` has its own exception classes, twins of sqlite3's but not subclasses of
+    them. Raised as sqlite3's (same class name, same SQLite error name and code), the error
+    translation, SQLAlchemy's sqlite dialect and aiosqlite handle an encrypted store exactly
+    as a plain one.
+    """
+
+    __slots__ = ("_inner",)
+
+    def __init__(self, inner: Any) -> None:
+        object.__setattr__(self, "_inner", inner)
+
+    def __getattr__(self, name: str) -> Any:
+        found = getattr(self._inner, name)
+        if not callable(found):
+            return found
+
+        def call(*args: Any, **kwargs: Any) -> Any:
+            args = tuple(arg._inner if isinstance(arg, _Sqlite3Errors) else arg for arg in args)
+            return _wrapped(_translating(found, *args, **kwargs))
+
+        return call
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._inner, name, value)
+
+    def __iter__(self) -> Iterator[Any]:
+        iterator = iter(self._inner)
+        while True:
+            try:
+                yield _translating(next, iterator)
+            except StopIteration:
+                return
+
+
+def _translating(function: Callable[..., Any], *args: Any, **kwargs: Any) -> Any:
+    from ...encryption import sqlcipher
+
+    try:
+        return function(*args, **kwargs)
+    except sqlcipher().Error as exc:
+        raise _as_sqlite3(exc) from exc
+
+
+# sqlcipher3 leaves SQLite's extended result codes off (sqlite3 turns them on), so a failed
+# constraint comes as plain SQLITE_CONSTRAINT; SQLite's message then names its kind.
+_CONSTRAINT_KINDS = {
+    "UNIQUE constraint failed": "SQLITE_CONSTRAINT_UNIQUE",
+    "NOT NULL constraint failed": "SQLITE_CONSTRAINT_NOTNULL",
+    "FOREIGN KEY constraint failed": "SQLITE_CONSTRAINT_FOREIGNKEY",
+    "CHECK constraint failed": "SQLITE_CONSTRAINT_CHECK",
+}
+
+
+def _as_sqlite3(exc: BaseException) -> sqlite3.Error:
+    kind = getattr(sqlite3, type(exc).__name__, sqlite3.DatabaseError)
+    error: sqlite3.Error = kind(*exc.args)
+    for name in ("sqlite_errorcode", "sqlite_errorname"):
+        if hasattr(exc, name):
+            setattr(error, name, getattr(exc, name))
+    if getattr(exc, "sqlite_errorname", "") == "SQLITE_CONSTRAINT":
+        for start, extended in _CONSTRAINT_KINDS.items():
+            if str(exc).startswith(start):
+                error.sqlite_errorname = extended
+    return error
+
+
+def _wrapped(result: Any) -> Any:
+    from ...encryption import sqlcipher
+
+    driver = sqlcipher()
+    if isinstance(result, driver.Connection | driver.Cursor):
+        return _Sqlite3Errors(result)
+    return result
+
+
+def connect(
+    path: Path, busy_timeout: float, key: "DatabaseKey | None" = None
+) -> sqlite3.Connection:
+    """A connection in autocommit mode: every BEGIN is ours."""
+    return open_database(path, key, busy_timeout=busy_timeout)
+
+
+def connect_read_only(
+    path: Path, busy_timeout: float, key: "DatabaseKey | None" = None
+) -> sqlite3.Connection:
     """A connection that can neither create ``path`` nor write to it.
 
     ``mode=rw`` never creates a missing file, and ``query_only`` refuses every write; schema
@@ -53,8 +241,8 @@ def connect_read_only(path: Path, busy_timeout: float) -> sqlite3.Connection:
     ``mode=ro``: a read-only connection cannot delete a WAL file's ``-wal`` and ``-shm`` when
     it closes, so a mere look would leave them behind.
     """
-    con = sqlite3.connect(
-        f"{path.resolve().as_uri()}?mode=rw", uri=True, timeout=busy_timeout, isolation_level=None
+    con = open_database(
+        path, key, busy_timeout=busy_timeout, uri=f"{path.resolve().as_uri()}?mode=rw"
     )
     try:
         con.execute("PRAGMA query_only = ON")
@@ -182,6 +370,13 @@ def from_sqlite(
     where = f"{doing} {path}"
     if exc is not None and name.startswith("SQLITE_CONSTRAINT"):
         return _constraint_error(exc, name, path, doing, statement)
+    if name == "SQLITE_NOTADB" and looks_encrypted(Path(path)):
+        return EncryptedFileError(
+            f"{path} has no SQLite header: this file is encrypted (or is not a database); "
+            "tmws_store left it untouched. Open it with encryption on: set "
+            "TMWS_DB_ENCRYPTION_ENABLED=true (or Store(..., encrypted=True)).",
+            path=path,
+        )
     if name == "SQLITE_NOTADB":
         return NotADatabaseError(
             f"{path} is not a SQLite database (or is encrypted or corrupt); tmws_store left it "

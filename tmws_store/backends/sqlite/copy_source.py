@@ -12,7 +12,7 @@ import sqlite3
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import (
     Column,
@@ -31,7 +31,10 @@ from sqlalchemy.pool import NullPool
 from ... import schema
 from ...errors import CopyError, MigrationError, NotADatabaseError
 from .. import CopySource, Translate, named_errors
-from .connection import read_identity, schema_objects, store_error
+from .connection import open_database, read_identity, schema_objects, store_error
+
+if TYPE_CHECKING:
+    from ...encryption import DatabaseKey
 
 __all__ = ["open_copy_source"]
 
@@ -50,14 +53,20 @@ def _check_source_file(path: Path) -> None:
         )
 
 
-def _in_wal_mode(path: Path) -> bool:
-    """Whether the file's header says WAL (read and write versions 2), read as bytes."""
+def _in_wal_mode(path: Path, encrypted: bool) -> bool:
+    """Whether the file's header says WAL (read and write versions 2), read as bytes.
+
+    An encrypted file's header cannot be read so; it is in WAL mode, as ``init()`` and
+    ``tmws-store encrypt`` leave every encrypted store.
+    """
+    if encrypted:
+        return True
     with path.open("rb") as file:
         header = file.read(20)
     return header.startswith(_SQLITE_HEADER) and header[18:20] == b"\x02\x02"
 
 
-def _read_only_uri(path: Path) -> tuple[str, bool]:
+def _read_only_uri(path: Path, encrypted: bool = False) -> tuple[str, bool]:
     """The URI that reads ``path`` without creating anything beside it; True if immutable.
 
     A read-only connection to a WAL file needs its ``-wal`` and ``-shm``: when they exist (the
@@ -68,7 +77,7 @@ def _read_only_uri(path: Path) -> tuple[str, bool]:
     """
     real = Path(os.path.realpath(path))  # a symlink's -wal and -shm are beside its target
     uri = f"{real.as_uri()}?mode=ro"
-    if not _in_wal_mode(real):
+    if not _in_wal_mode(real, encrypted):
         return uri, False
     if Path(f"{real}-wal").exists():
         if not Path(f"{real}-shm").exists():
@@ -81,14 +90,15 @@ def _read_only_uri(path: Path) -> tuple[str, bool]:
     return f"{uri}&immutable=1", True
 
 
-def _read_only_engine(uri: str, busy_timeout: float) -> Engine:
-    """An engine whose connections open ``uri`` read-only and read in one transaction."""
+def _read_only_engine(
+    uri: str, busy_timeout: float, path: Path, key: "DatabaseKey | None"
+) -> Engine:
+    """An engine whose connections open ``uri`` (naming ``path``) read-only and read in one
+    transaction; keyed with ``key`` for an encrypted file."""
 
     def connect() -> sqlite3.Connection:
-        # isolation_level None: the driver never begins by itself; the "begin" event does.
-        con = sqlite3.connect(
-            uri, uri=True, timeout=busy_timeout, isolation_level=None, check_same_thread=False
-        )
+        # Autocommit: the driver never begins by itself; the "begin" event does.
+        con = open_database(path, key, busy_timeout=busy_timeout, uri=uri, check_same_thread=False)
         con.execute("PRAGMA trusted_schema = OFF")  # a crafted schema runs no SQL function
         con.execute("PRAGMA query_only = ON")
         return con
@@ -206,13 +216,18 @@ def _connect_to_file(
 
 @contextmanager
 def open_copy_source(
-    path: Path, busy_timeout: float, translate: Translate, tables: Sequence[Table]
+    path: Path,
+    busy_timeout: float,
+    translate: Translate,
+    tables: Sequence[Table],
+    key: "DatabaseKey | None" = None,
 ) -> Iterator[CopySource]:
-    """The file at ``path``, open read-only as it is (module docstring)."""
+    """The file at ``path``, open read-only as it is (module docstring); ``key`` for an
+    encrypted one."""
     _check_source_file(path)
     before = _file_state(path)
-    uri, immutable = _read_only_uri(path)
-    engine = _read_only_engine(uri, busy_timeout)
+    uri, immutable = _read_only_uri(path, key is not None)
+    engine = _read_only_engine(uri, busy_timeout, path, key)
     try:
         opened = _connect_to_file(engine, path, translate, tables)
         if immutable:

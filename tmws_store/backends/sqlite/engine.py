@@ -10,6 +10,7 @@ Read-only sessions use a plain deferred ``BEGIN`` with ``PRAGMA query_only`` on,
 SQLite refuses their writes (``SQLITE_READONLY``) as PostgreSQL refuses a read-only one's.
 """
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -17,7 +18,11 @@ from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import URL, Connection
 
 if TYPE_CHECKING:
+    import sqlite3
+
     from sqlalchemy.ext.asyncio import AsyncEngine
+
+    from ...encryption import DatabaseKey
 
 __all__ = ["BEGIN_OPTION", "connection_pragmas", "make_async_engine", "make_sync_engine"]
 
@@ -74,23 +79,59 @@ def _set_query_only(conn: Connection, on: bool) -> None:
         conn.info[_QUERY_ONLY] = on
 
 
-def make_sync_engine(path: Path, *, busy_timeout: float) -> Engine:
-    """An engine on ``path`` with the store's connection settings."""
+def _keyed_creator(
+    path: Path, key: "DatabaseKey", busy_timeout: float
+) -> "Callable[[], sqlite3.Connection]":
+    """Connections to an encrypted file, keyed by ``connection.open_database`` (SQLCipher's,
+    raising sqlite3's errors, so the sqlite dialect and aiosqlite take them as their own)."""
+    from .connection import open_database
+
+    def creator() -> "sqlite3.Connection":
+        return open_database(path, key, busy_timeout=busy_timeout, check_same_thread=False)
+
+    return creator
+
+
+def make_sync_engine(
+    path: Path, *, busy_timeout: float, key: "DatabaseKey | None" = None
+) -> Engine:
+    """An engine on ``path`` with the store's connection settings (keyed with ``key``)."""
+    options: dict[str, Any] = {}
+    if key is not None:
+        options["creator"] = _keyed_creator(path, key, busy_timeout)
     engine = create_engine(
         URL.create("sqlite", database=str(path)),
         connect_args={"timeout": busy_timeout, "check_same_thread": False},
+        **options,
     )
     _install_events(engine, busy_timeout)
     return engine
 
 
-def make_async_engine(path: Path, *, busy_timeout: float) -> "AsyncEngine":
-    """An aiosqlite engine on ``path``; imported only when an async session is first used."""
+def make_async_engine(
+    path: Path, *, busy_timeout: float, key: "DatabaseKey | None" = None
+) -> "AsyncEngine":
+    """An aiosqlite engine on ``path``; imported only when an async session is first used.
+
+    An encrypted file's connections come from the sync engine's creator, run on aiosqlite's
+    own thread (``aiosqlite.Connection`` takes a connector).
+    """
     from sqlalchemy.ext.asyncio import create_async_engine
 
+    options: dict[str, Any] = {}
+    if key is not None:
+        import aiosqlite
+
+        creator = _keyed_creator(path, key, busy_timeout)
+
+        async def async_creator() -> aiosqlite.Connection:
+            return await aiosqlite.Connection(creator, iter_chunk_size=64)
+
+        options["async_creator"] = async_creator
     engine = create_async_engine(
         URL.create("sqlite+aiosqlite", database=str(path)),
         connect_args={"timeout": busy_timeout},
+        **options,
     )
     _install_events(engine.sync_engine, busy_timeout)
     return engine

@@ -53,6 +53,7 @@ from ...reports import InitAction, InitReport
 from .image import create_schema, place_image, stamp
 
 if TYPE_CHECKING:
+    from ...encryption import DatabaseKey
     from ...migrations import Migration
 
 from .connection import (
@@ -71,11 +72,12 @@ __all__ = ["classify", "initialise"]
 # the same names, so a test can still replace ``startup.backup_beside``.
 
 
-def backup_beside(source: Path, *, reason: str) -> Path:
-    """``backup.backup_beside``: a copy of ``source`` beside it, named for ``reason``."""
+def backup_beside(source: Path, *, reason: str, key: "DatabaseKey | None" = None) -> Path:
+    """``backup.backup_beside``: a copy of ``source`` beside it, named for ``reason``, keyed
+    with the store's ``key`` when it is encrypted."""
     from .backup import backup_beside as beside
 
-    return beside(source, reason=reason)
+    return beside(source, reason=reason, key=key)
 
 
 def remove_partial_backups(folder: Path) -> list[Path]:
@@ -258,7 +260,7 @@ def _complete(con: sqlite3.Connection, location: Location, kind: str) -> InitRep
     # The backup, and the migrations that follow (a table rebuilt beside its old pages):
     # checked now, before the first write, as for any upgrade.
     _require_room_for(location.path, "adopting and upgrading", 2 * _size_on_disk(location.path))
-    backup = backup_beside(location.path, reason="before-adopt")
+    backup = backup_beside(location.path, reason="before-adopt", key=location.key)
     for statement in plan.statements:
         con.execute(statement)
     stamp(con, schema.BASELINE_VERSION)
@@ -340,7 +342,7 @@ def _migrate(
                 # A backup, and a table rebuilt beside its old pages: each at most the
                 # file's size. Checked before anything is written.
                 _require_room_for(path, f"upgrading from version {now}", 2 * _size_on_disk(path))
-                backup = backup_beside(path, reason=f"before-upgrade-from-v{now}")
+                backup = backup_beside(path, reason=f"before-upgrade-from-v{now}", key=location.key)
             run_step(con, path, migration)
             con.execute(f"PRAGMA user_version = {migration.version}")
             ran.append(migration.version)
@@ -367,7 +369,9 @@ def initialise(
     try:
         if not path.exists():
             ensure_private_dirs(location)
-            if target == schema.SCHEMA_VERSION and _created_from_image(path):
+            # The image is plain bytes: an encrypted store is made by the DDL path, keyed.
+            plain = location.key is None
+            if plain and target == schema.SCHEMA_VERSION and _created_from_image(path):
                 return InitReport(
                     path=path,
                     action="created",
@@ -376,7 +380,7 @@ def initialise(
                 )
             create_private_file(path)
         _check_access(path)
-        con = connect(path, busy_timeout)
+        con = connect(path, busy_timeout, location.key)
     except PermissionError as exc:
         raise ReadOnlyStoreError(
             f"cannot create {path}: {exc.strerror} ({exc.filename}). Make the folder writable "

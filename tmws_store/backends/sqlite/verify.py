@@ -9,7 +9,7 @@ the same connection, wrapped for SQLAlchemy.
 
 import sqlite3
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import Column, create_engine
 from sqlalchemy.dialects import sqlite
@@ -28,6 +28,9 @@ from .connection import (
     schema_objects,
     store_error,
 )
+
+if TYPE_CHECKING:
+    from ...encryption import DatabaseKey
 
 __all__ = ["TMWS_DECLARED_TYPES", "TMWS_FOREIGN_KEY_DEFECTS", "verify_file"]
 
@@ -49,12 +52,14 @@ TMWS_DECLARED_TYPES = {
 _DIALECT = sqlite.dialect()
 
 
-def verify_file(path: Path, *, busy_timeout: float) -> VerifyReport:
+def verify_file(
+    path: Path, *, busy_timeout: float, key: "DatabaseKey | None" = None
+) -> VerifyReport:
     """Inspect ``path`` read-only and compare it with the models."""
     if not path.is_file():
         raise NotADatabaseError(f"{path} does not exist or is not a file", path=path)
     try:
-        con = connect_read_only(path, busy_timeout)
+        con = connect_read_only(path, busy_timeout, key)
     except sqlite3.Error as exc:
         raise store_error(exc, path, "opening") from exc
     try:
