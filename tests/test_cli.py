@@ -350,3 +350,37 @@ def test_the_command_imports_nothing_heavy() -> None:
     result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.splitlines()[-1] == "[]"
+
+
+# --- one parser per command ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["status"],
+        ["--db", "status", "init"],  # a database file named like a command
+        ["--json", "status", "--tables", "--db", "x.db"],
+        ["backup", "status"],  # a backup destination named like a command
+        ["backup", "a", "b"],
+        ["copy", "--from", "a", "--to", "b"],
+        ["copy", "--from", "a"],
+        ["verify", "--tables"],
+        ["--js", "path"],
+        ["path", "--db"],
+        ["bogus", "status"],
+        ["encrypt", "--db", "x.db", "--quiet"],
+    ],
+    ids=" ".join,
+)
+def test_parsing_one_command_alone_reads_argv_as_the_whole_parser_does(argv: list[str]) -> None:
+    from tmws_store.cli import _parse, _UsageError, build_parser
+
+    def outcome(parse):
+        try:
+            return vars(parse(argv))
+        except _UsageError as error:
+            return error.line()
+
+    whole = outcome(build_parser().parse_args)
+    assert outcome(_parse) == whole

@@ -414,8 +414,9 @@ def _common_options(*, keep_earlier: bool) -> "_Parser":
     return options
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of the ``tmws-store`` command."""
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The argument parser of the ``tmws-store`` command; with ``only``, of that command alone
+    (a parser per command costs a few milliseconds, most of a short command's own time)."""
     from . import __version__
 
     parser = _Parser(
@@ -429,6 +430,8 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     commands = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
     for name, (_, summary) in COMMANDS.items():
+        if only is not None and name != only:
+            continue
         command = commands.add_parser(
             name, help=summary, description=summary, parents=[_common_options(keep_earlier=True)]
         )
@@ -457,9 +460,35 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _command_named(argv: Sequence[str]) -> str | None:
+    """The command that ``argv`` names: its first word that is one and not the value of --db.
+
+    Only a guess, for building the one parser needed: ``_parse`` falls back to the whole
+    parser whenever the guess fails, so what is accepted and every message stay argparse's.
+    """
+    for before, word in zip(["", *argv], argv, strict=False):
+        if word in COMMANDS and before != "--db":
+            return word
+    return None
+
+
+def _asks_for_help_or_version(word: str) -> bool:
+    """``-h``, ``--help``, ``--version`` or an abbreviation argparse takes for one of them
+    (``--he``): help lists every command, so it needs the whole parser."""
+    if word.startswith("-h"):
+        return True
+    return len(word) > 2 and ("--help".startswith(word) or "--version".startswith(word))
+
+
 def _parse(argv: Sequence[str]) -> argparse.Namespace:
     """The parsed arguments; raises ``_UsageError`` for what argparse refuses, and more."""
-    args = build_parser().parse_args(argv)
+    only = _command_named(argv)
+    try:
+        if only is None or any(_asks_for_help_or_version(word) for word in argv):
+            raise _UsageError(PROG, "not one plain command")  # the whole parser decides
+        args = build_parser(only).parse_args(argv)
+    except _UsageError:
+        args = build_parser().parse_args(argv)
     if args.command == "copy" and args.db is not None:
         # Ignoring it would copy other stores than the user may think they named.
         raise _UsageError(
