@@ -35,6 +35,7 @@ from ..types import (
     StrEnumType,
     UTCDateTime,
     as_utc,
+    default_factory,
     is_json_type,
     json_problem,
     new_id,
@@ -178,12 +179,15 @@ _CURRENT_TIMESTAMP = text("CURRENT_TIMESTAMP")
 
 # Default factories are plain functions, not the builtins ``dict`` and ``list``: Pydantic
 # inspects a factory's signature each time it builds a model, and for a builtin that means
-# parsing its text signature, which made building an object several times slower.
+# parsing its text signature, which made building an object several times slower. Each is
+# marked ``default_factory``, which gives it a ready signature to answer with.
+@default_factory
 def empty_dict() -> dict[str, Any]:
     """A new empty JSON object."""
     return {}
 
 
+@default_factory
 def empty_list() -> list[Any]:
     """A new empty JSON array."""
     return []
