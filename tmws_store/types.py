@@ -47,6 +47,7 @@ __all__ = [
     "StrEnumType",
     "UTCDateTime",
     "as_utc",
+    "checked_json_text",
     "default_factory",
     "is_json_type",
     "json_problem",
@@ -175,6 +176,35 @@ def json_text(value: Any) -> str:
     return _STRICT_JSON.encode(value)
 
 
+def _checked_encoder() -> Callable[[Any], str]:
+    """``json_text`` for values that ``json_problem`` has passed, built once.
+
+    ``JSONEncoder.encode`` builds a new C encoder (and a dict to detect cycles) on every
+    call, which cost twice the encoding of a short array. A value with no problem has no
+    cycle (it would be nested without end) and no NaN, so the cycle check can go; the text
+    is the same. Python without the C encoder: plain ``json_text``.
+    """
+    make: Any = getattr(json.encoder, "c_make_encoder", None)  # not in the type stubs
+    if make is None:
+        return json_text
+    s = _STRICT_JSON
+    encode = make(
+        None,  # no cycle check
+        s.default,
+        json.encoder.encode_basestring_ascii,
+        s.indent,
+        s.key_separator,
+        s.item_separator,
+        s.sort_keys,
+        s.skipkeys,
+        s.allow_nan,
+    )
+    return lambda value: "".join(encode(value, 0))
+
+
+checked_json_text = _checked_encoder()
+
+
 # Deepest nesting of arrays and objects a JSON value may have. The encoder recurses (3,000
 # levels exhaust Python's recursion limit, and so does printing the value in an error);
 # TMWS's own values are a few levels deep.
@@ -188,6 +218,43 @@ def _is_json_key(key: Any) -> bool:
     return key is None or isinstance(key, str | int)
 
 
+# The exact types a JSON value or key may be without further checks (subclasses, such as a
+# str enum, are left to the full walk in json_problem).
+_JSON_ATOMS = frozenset({str, int, bool, type(None)})
+
+
+def _plainly_storable(value: Any) -> bool:
+    """True if ``json_text`` can surely write ``value``; False if unsure (or not).
+
+    The common case, checked without recording where each item sits: json_problem's walk
+    built a path tuple per item, the larger part of validating a row's JSON columns.
+    """
+    atoms = _JSON_ATOMS
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        kind = type(item)
+        if kind in atoms:
+            continue
+        if kind is float:
+            if not math.isfinite(item):
+                return False
+            continue
+        if isinstance(item, dict):
+            if not all(type(key) in atoms for key in item):
+                return False
+            item = item.values()
+        elif not isinstance(item, list | tuple):
+            return False
+        if depth >= MAX_JSON_DEPTH:
+            return False
+        # Plain loops: a generator per container cost more than the checks themselves.
+        for inner in item:
+            if type(inner) not in atoms:
+                pending.append((inner, depth + 1))
+    return True
+
+
 def json_problem(value: Any) -> tuple[tuple[Any, ...], str] | None:
     """What in a JSON value ``json_text`` could not write, and where (its keys and indexes);
     None if nothing.
@@ -196,6 +263,8 @@ def json_problem(value: Any) -> tuple[tuple[Any, ...], str] | None:
     object) or a key it cannot hold; arrays and objects nested deeper than ``MAX_JSON_DEPTH``
     (reported at ``()``). Iterative, so that no value can exhaust the recursion limit here.
     """
+    if _plainly_storable(value):
+        return None
     pending: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
     while pending:
         item, at = pending.pop()
@@ -256,7 +325,9 @@ class JSONValue(TypeDecorator[Any]):
 
         return process
 
-    def result_processor(self, dialect: Dialect, coltype: object) -> "_ResultProcessorType[Any]":
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> "_ResultProcessorType[Any] | None":
         parse = super().result_processor(dialect, coltype)
         if parse is None or _on_postgres(dialect):
             return parse  # psycopg decodes jsonb itself
@@ -348,10 +419,13 @@ class _Tracked(Mutable):
 
         def load(state: "InstanceState[Any]", *args: Any) -> None:
             value = state.dict.get(key)
-            if value is not None:
-                if coerce:
-                    value = state.dict[key] = cls.coerce(key, value)
-                value._add_owner(state, key)
+            if value is None:
+                return
+            if coerce:
+                tracked = cls.coerce(key, value)
+                assert tracked is not None  # coerce turns only None into None
+                state.dict[key] = value = tracked
+            value._add_owner(state, key)
 
         def load_attrs(state: "InstanceState[Any]", ctx: Any, attrs: Any) -> None:
             if not attrs or key in attrs:
