@@ -9,6 +9,8 @@ the same values: same SQLite storage class, same text, column by column.
 import gc
 import inspect
 import pickle
+import sys
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +19,7 @@ from sqlalchemy import text
 from sqlmodel import Session, create_engine, select
 
 from tmws_store import Memory, Store, TMWSModel
+from tmws_store.types import new_hex_id, new_id, utc_now
 
 from .helpers import REF42, copy_reference
 
@@ -47,8 +50,15 @@ def stored(store: Store, table: str) -> list[tuple[Any, ...]]:
 
 
 @pytest.fixture(scope="module")
-def both_paths(tmp_path_factory: pytest.TempPathFactory) -> tuple[Store, Store]:
-    rows = reference_dicts(tmp_path_factory.mktemp("reference"))
+def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
+    return reference_dicts(tmp_path_factory.mktemp("reference"))
+
+
+@pytest.fixture(scope="module")
+def both_paths(
+    tmp_path_factory: pytest.TempPathFactory, reference: dict[str, list[dict[str, Any]]]
+) -> Iterator[tuple[Store, Store]]:
+    rows = reference
     bulk = Store(tmp_path_factory.mktemp("bulk") / "tmws.db")
     orm = Store(tmp_path_factory.mktemp("orm") / "tmws.db")
     for table in TABLE_ORDER:  # parents first: foreign keys are on
@@ -172,3 +182,60 @@ def test_every_default_factory_answers_inspect_signature_at_once(table: str) -> 
     for factory in factories:
         assert "__signature__" in vars(factory), (table, factory)
         assert inspect.signature(factory).parameters == {}
+
+
+# --- the constructor ----------------------------------------------------------------------
+
+GENERATED = {utc_now, new_id, new_hex_id}  # a fresh value per object: compared by type
+
+
+def as_built(obj: TMWSModel, given: dict[str, Any]) -> dict[str, Any]:
+    fields = type(obj).model_fields
+    values = {k: v for k, v in vars(obj).items() if not k.startswith("_sa_")}
+    for name in values.keys() - given.keys():
+        if fields[name].default_factory in GENERATED:
+            values[name] = type(values[name])
+    state = obj._sa_instance_state  # type: ignore[attr-defined]
+    return {
+        "values": {k: (type(v), v) for k, v in values.items()},
+        "fields_set": obj.model_fields_set,
+        "history": sorted(state.committed_state),
+        "extra": obj.__pydantic_extra__,
+    }
+
+
+@pytest.mark.parametrize("table", TABLE_ORDER)
+def test_the_constructor_builds_what_sqlmodels_builds(table: str, reference) -> None:
+    """TMWSModel's own __init__ against SQLModel's, on a reference row given whole and given
+    only its required fields (the defaults then come from the plan)."""
+    from sqlmodel import SQLModel
+    from sqlmodel._compat import partial_init
+
+    model = MODELS[table]
+    row = reference[table][0]
+    required = {k: v for k, v in row.items() if model.model_fields[k].is_required()}
+    for data in (row, required):
+        ours = model(**data)
+        with partial_init():
+            theirs = model()  # instrumented, left empty
+        SQLModel.__init__(theirs, **data)
+        assert as_built(ours, data) == as_built(theirs, data), table
+
+
+def test_building_an_object_does_not_inspect_its_factories() -> None:
+    """Counted with a profile hook: SQLModel's constructor asked inspect.signature of each of
+    Memory's six default factories for every object."""
+    calls: list[str] = []
+
+    def hook(frame: Any, event: str, arg: Any) -> None:
+        if event == "call" and frame.f_code is inspect.signature.__code__:
+            calls.append(event)
+
+    Memory(content="warm", agent_id="a", namespace="n")
+    sys.setprofile(hook)
+    try:
+        for i in range(10):
+            Memory(content=f"m{i}", agent_id="a", namespace="n")
+    finally:
+        sys.setprofile(None)
+    assert calls == []
