@@ -16,23 +16,27 @@ On PostgreSQL the same Python values use native types: ``timestamptz`` for datet
 """
 
 import enum
+import inspect
 import json
 import math
 import os
 import re
 import uuid
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
-from sqlalchemy import CHAR, JSON, DateTime, String
+from sqlalchemy import CHAR, JSON, DateTime, String, event
 from sqlalchemy.engine import Dialect
-from sqlalchemy.ext.mutable import MutableDict, MutableList
+from sqlalchemy.ext.mutable import Mutable, MutableDict, MutableList
+from sqlalchemy.orm.attributes import flag_modified
 from sqlalchemy.sql.elements import Null
 from sqlalchemy.types import TypeDecorator, TypeEngine
 
 if TYPE_CHECKING:
-    from sqlalchemy.sql.type_api import _BindProcessorType
+    from sqlalchemy.orm import InstanceState, QueryableAttribute
+    from sqlalchemy.sql.type_api import _BindProcessorType, _ResultProcessorType
 
 __all__ = [
     "MAX_JSON_DEPTH",
@@ -43,6 +47,8 @@ __all__ = [
     "StrEnumType",
     "UTCDateTime",
     "as_utc",
+    "checked_json_text",
+    "default_factory",
     "is_json_type",
     "json_problem",
     "json_text",
@@ -52,6 +58,23 @@ __all__ = [
 ]
 
 
+_Factory = TypeVar("_Factory", bound=Callable[[], Any])
+
+_NO_PARAMETERS = inspect.Signature()
+
+
+def default_factory(function: _Factory) -> _Factory:
+    """Mark ``function`` as a field's default factory that takes no argument.
+
+    Pydantic asks ``inspect.signature`` of a factory each time it calls it (a factory may
+    take the validated data), and for a plain function that was a third of building an
+    object. A ``__signature__`` is returned by ``inspect.signature`` as it is.
+    """
+    vars(function)["__signature__"] = _NO_PARAMETERS
+    return function
+
+
+@default_factory
 def utc_now() -> datetime:
     """The current time, timezone-aware, in UTC."""
     return datetime.now(UTC)
@@ -69,6 +92,7 @@ def _uuid4_hex() -> str:
     return f"{value:032x}"
 
 
+@default_factory
 def new_id() -> str:
     """A new primary key as TMWS makes them: a dashed uuid4 string (36 characters)."""
     h = _uuid4_hex()
@@ -80,6 +104,7 @@ def new_id() -> str:
 _NUMERIC_LOOKING = re.compile(r"^[0-9]+(e[0-9]+)?$")
 
 
+@default_factory
 def new_hex_id() -> str:
     """A new 32-char hex uuid4, as TMWS stores its ``UUID`` columns, never numeric-looking."""
     while True:
@@ -151,6 +176,35 @@ def json_text(value: Any) -> str:
     return _STRICT_JSON.encode(value)
 
 
+def _checked_encoder() -> Callable[[Any], str]:
+    """``json_text`` for values that ``json_problem`` has passed, built once.
+
+    ``JSONEncoder.encode`` builds a new C encoder (and a dict to detect cycles) on every
+    call, which cost twice the encoding of a short array. A value with no problem has no
+    cycle (it would be nested without end) and no NaN, so the cycle check can go; the text
+    is the same. Python without the C encoder: plain ``json_text``.
+    """
+    make: Any = getattr(json.encoder, "c_make_encoder", None)  # not in the type stubs
+    if make is None:
+        return json_text
+    s = _STRICT_JSON
+    encode = make(
+        None,  # no cycle check
+        s.default,
+        json.encoder.encode_basestring_ascii,
+        s.indent,
+        s.key_separator,
+        s.item_separator,
+        s.sort_keys,
+        s.skipkeys,
+        s.allow_nan,
+    )
+    return lambda value: "".join(encode(value, 0))
+
+
+checked_json_text = _checked_encoder()
+
+
 # Deepest nesting of arrays and objects a JSON value may have. The encoder recurses (3,000
 # levels exhaust Python's recursion limit, and so does printing the value in an error);
 # TMWS's own values are a few levels deep.
@@ -164,6 +218,43 @@ def _is_json_key(key: Any) -> bool:
     return key is None or isinstance(key, str | int)
 
 
+# The exact types a JSON value or key may be without further checks (subclasses, such as a
+# str enum, are left to the full walk in json_problem).
+_JSON_ATOMS = frozenset({str, int, bool, type(None)})
+
+
+def _plainly_storable(value: Any) -> bool:
+    """True if ``json_text`` can surely write ``value``; False if unsure (or not).
+
+    The common case, checked without recording where each item sits: json_problem's walk
+    built a path tuple per item, the larger part of validating a row's JSON columns.
+    """
+    atoms = _JSON_ATOMS
+    pending: list[tuple[Any, int]] = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        kind = type(item)
+        if kind in atoms:
+            continue
+        if kind is float:
+            if not math.isfinite(item):
+                return False
+            continue
+        if isinstance(item, dict):
+            if not all(type(key) in atoms for key in item):
+                return False
+            item = item.values()
+        elif not isinstance(item, list | tuple):
+            return False
+        if depth >= MAX_JSON_DEPTH:
+            return False
+        # Plain loops: a generator per container cost more than the checks themselves.
+        for inner in item:
+            if type(inner) not in atoms:
+                pending.append((inner, depth + 1))
+    return True
+
+
 def json_problem(value: Any) -> tuple[tuple[Any, ...], str] | None:
     """What in a JSON value ``json_text`` could not write, and where (its keys and indexes);
     None if nothing.
@@ -172,6 +263,8 @@ def json_problem(value: Any) -> tuple[tuple[Any, ...], str] | None:
     object) or a key it cannot hold; arrays and objects nested deeper than ``MAX_JSON_DEPTH``
     (reported at ``()``). Iterative, so that no value can exhaust the recursion limit here.
     """
+    if _plainly_storable(value):
+        return None
     pending: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
     while pending:
         item, at = pending.pop()
@@ -232,6 +325,23 @@ class JSONValue(TypeDecorator[Any]):
 
         return process
 
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> "_ResultProcessorType[Any] | None":
+        parse = super().result_processor(dialect, coltype)
+        if parse is None or _on_postgres(dialect):
+            return parse  # psycopg decodes jsonb itself
+
+        def process(value: Any) -> Any:
+            # Most JSON columns of a row hold an empty object or array: no decoder needed.
+            if value == "[]":
+                return []
+            if value == "{}":
+                return {}
+            return parse(value)
+
+        return process
+
 
 def _jsonb_parameter() -> Callable[[str], Any]:
     """Our JSON text as psycopg sends a ``jsonb`` parameter (wrapped, as SQLAlchemy does)."""
@@ -248,9 +358,124 @@ def is_json_type(column_type: Any) -> bool:
     return isinstance(column_type, JSONValue)
 
 
+class _Tracked(Mutable):
+    """In-place edits flag the owning row's attribute as changed, as SQLAlchemy's Mutable does.
+
+    SQLAlchemy keeps each value's owners in a ``WeakKeyDictionary`` of its own: half a dozen
+    objects per JSON value, which made loading rows mostly garbage collection (several full
+    collections for 10k memories). A value almost always has one owner, so it is kept in two
+    slots, with a weak dictionary only for the rare value shared by several rows.
+    """
+
+    __slots__ = ()  # the slots are declared by the dict and list classes below
+
+    # The first owner: its InstanceState (which holds its object only weakly) and attribute;
+    # two slots rather than a tuple, which would be one more object for the collector.
+    _owner_state: "InstanceState[Any] | None"
+    _owner_key: str
+    # Owners after the first, when one value is assigned to several rows.
+    _more: "weakref.WeakKeyDictionary[InstanceState[Any], str] | None"
+
+    def _add_owner(self, state: "InstanceState[Any]", key: str) -> None:
+        owner = getattr(self, "_owner_state", None)
+        if owner is None or owner is state or owner.obj() is None:
+            self._owner_state, self._owner_key = state, key
+            return
+        more = getattr(self, "_more", None)
+        if more is None:
+            more = self._more = weakref.WeakKeyDictionary()
+        more[state] = key
+
+    def _drop_owner(self, state: "InstanceState[Any]") -> None:
+        if getattr(self, "_owner_state", None) is state:
+            self._owner_state = None
+        more = getattr(self, "_more", None)
+        if more is not None:
+            more.pop(state, None)
+
+    def changed(self) -> None:
+        """Flag every owner's attribute as modified (called by each in-place edit)."""
+        owners: list[tuple[InstanceState[Any], str]] = []
+        state = getattr(self, "_owner_state", None)
+        if state is not None:
+            owners.append((state, self._owner_key))
+        more = getattr(self, "_more", None)
+        if more is not None:
+            owners.extend(more.items())
+        for state, key in owners:
+            obj = state.obj()
+            if obj is not None:  # an owner that is gone keeps no claim on the value
+                flag_modified(obj, key)
+
+    @classmethod
+    def _listen_on_attribute(
+        cls, attribute: "QueryableAttribute[Any]", coerce: bool, parent_cls: Any
+    ) -> None:
+        # SQLAlchemy's listeners, writing to _add_owner / _drop_owner instead of _parents.
+        key = attribute.key
+        if parent_cls is not attribute.class_:
+            return
+        parent_cls = attribute.class_
+
+        def load(state: "InstanceState[Any]", *args: Any) -> None:
+            value = state.dict.get(key)
+            if value is None:
+                return
+            if coerce:
+                tracked = cls.coerce(key, value)
+                assert tracked is not None  # coerce turns only None into None
+                state.dict[key] = value = tracked
+            value._add_owner(state, key)
+
+        def load_attrs(state: "InstanceState[Any]", ctx: Any, attrs: Any) -> None:
+            if not attrs or key in attrs:
+                load(state)
+
+        def set_(state: "InstanceState[Any]", value: Any, oldvalue: Any, initiator: Any) -> Any:
+            if value is oldvalue:
+                return value
+            if not isinstance(value, cls):
+                value = cls.coerce(key, value)
+            if value is not None:
+                value._add_owner(state, key)
+            if isinstance(oldvalue, cls):
+                oldvalue._drop_owner(state)
+            return value
+
+        def pickle(state: "InstanceState[Any]", state_dict: dict[str, Any]) -> None:
+            value = state.dict.get(key)
+            if value is not None:
+                state_dict.setdefault("tmws.tracked.values", {})[key] = value
+
+        def unpickle(state: "InstanceState[Any]", state_dict: dict[str, Any]) -> None:
+            value = state_dict.get("tmws.tracked.values", {}).get(key)
+            if value is not None:
+                value._add_owner(state, key)
+
+        event.listen(parent_cls, "_sa_event_merge_wo_load", load, raw=True, propagate=True)
+        event.listen(parent_cls, "load", load, raw=True, propagate=True)
+        event.listen(parent_cls, "refresh", load_attrs, raw=True, propagate=True)
+        event.listen(parent_cls, "refresh_flush", load_attrs, raw=True, propagate=True)
+        event.listen(attribute, "set", set_, raw=True, retval=True, propagate=True)
+        event.listen(parent_cls, "pickle", pickle, raw=True, propagate=True)
+        event.listen(parent_cls, "unpickle", unpickle, raw=True, propagate=True)
+
+
+class TrackedDict(_Tracked, MutableDict[Any, Any]):
+    """A JSON object whose in-place edits are saved (``MutableDict`` with cheaper owners)."""
+
+    __slots__ = ("_more", "_owner_key", "_owner_state")
+
+
+class TrackedList(_Tracked, MutableList[Any]):
+    """A JSON array whose in-place edits are saved (``MutableList`` with cheaper owners)."""
+
+    __slots__ = ("_more", "_owner_key", "_owner_state")
+
+
 # In-place edits of these are tracked and saved at the next flush.
-JSONDict = MutableDict.as_mutable(JSONValue())
-JSONList = MutableList.as_mutable(JSONValue())
+JSONDict = TrackedDict.as_mutable(JSONValue())
+JSONList = TrackedList.as_mutable(JSONValue())
 
 
 class StrEnumType(TypeDecorator[enum.Enum]):

@@ -15,7 +15,7 @@ from typing import Any
 from sqlalchemy import Index, Text
 from sqlmodel import Field
 
-from ..types import JSONList, JSONValue, UTCDateTime
+from ..types import JSONList, JSONValue, UTCDateTime, default_factory
 from ._base import (
     TMWSModel,
     created_at_field,
@@ -61,11 +61,13 @@ class APIKeyScope(enum.StrEnum):
 
 
 # Factories, not a shared default list: in-place edits of one row must not reach the next.
+@default_factory
 def default_roles() -> list[Any]:
     """A new user's roles, as TMWS: ``["user"]``."""
     return [UserRole.USER.value]
 
 
+@default_factory
 def default_scopes() -> list[Any]:
     """A new API key's scopes, as TMWS: ``["read"]``."""
     return [APIKeyScope.READ.value]
