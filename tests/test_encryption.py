@@ -45,6 +45,10 @@ from tmws_store.errors import (
     WrongKeyError,
 )
 
+# Every SQLCipher connection derives its key (PBKDF2, 256,000 iterations: 0.1-0.5 s here), so
+# these tests belong to the full run, not the everyday loop.
+pytestmark = pytest.mark.slow
+
 CANARY = "CANARY-7f3a-never-on-disk"
 SECRET = "hunter2-caller-key-0xDEADBEEF"
 SQLITE_HEADER = b"SQLite format 3\x00"
@@ -320,7 +324,6 @@ def _named(folder: Path, *endings: str) -> bool:
     return any(p.name.endswith(endings) for p in folder.iterdir())
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize("command", ["encrypt", "decrypt"])
 def test_kill_during_conversion_leaves_the_old_file_or_the_new_one(
     tmp_path: Path, command: str
@@ -421,7 +424,6 @@ with Store(sys.argv[1], key=sys.argv[2]) as store:
 """
 
 
-@pytest.mark.slow
 def test_processes_racing_to_create_an_encrypted_file_make_one_store(tmp_path: Path) -> None:
     """Each process keys its connection before any of them has written the salt."""
     path = tmp_path / "e.db"
