@@ -6,6 +6,7 @@ it was (sha256 before and after).
 """
 
 import asyncio
+import json
 import logging
 import os
 import signal
@@ -260,6 +261,13 @@ def test_init_verify_status_and_sessions_on_an_encrypted_file(
     assert (
         f"encryption:     encrypted (SQLCipher, key file {key.source})" in capsys.readouterr().out
     )
+    assert main(["status", "--db", str(path2), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["encrypted"] is True
+    monkeypatch.delenv("TMWS_DB_ENCRYPTION_ENABLED")
+    plain = tmp_path / "plain.db"
+    assert main(["init", "--db", str(plain), "--quiet"]) == 0
+    assert main(["status", "--db", str(plain), "--json"]) == 0
+    assert json.loads(capsys.readouterr().out)["encrypted"] is False
 
 
 def test_migration_from_v1_on_an_encrypted_file_keeps_its_backup_encrypted(

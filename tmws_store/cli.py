@@ -150,7 +150,7 @@ def cmd_status(store: Store, args: argparse.Namespace) -> Result:
             f"size:           {counted(report.size_bytes, 'byte')}",
             f"journal mode:   {report.journal_mode}",
             f"permissions:    file {report.permissions}, folder {report.directory_permissions}",
-            f"encryption:     {_encryption_line(store)}",
+            f"encryption:     {_encryption_line(store, report.encrypted)}",
             f"newest backup:  {f'{newest} ({len(report.backups)} in all)' if newest else 'none'}",
         ]
     if report.rows is not None:
@@ -159,9 +159,11 @@ def cmd_status(store: Store, args: argparse.Namespace) -> Result:
     return Result(data, "\n".join(lines))
 
 
-def _encryption_line(store: Store) -> str:
+def _encryption_line(store: Store, encrypted: bool) -> str:
     key = getattr(store.location, "key", None)
-    return "off (plain SQLite file)" if key is None else f"encrypted (SQLCipher, {key.shown})"
+    if not encrypted or key is None:
+        return "off (plain SQLite file)"
+    return f"encrypted (SQLCipher, {key.shown})"
 
 
 def cmd_verify(store: Store, args: argparse.Namespace) -> Result:

@@ -167,6 +167,7 @@ class StatusReport:
     backups: tuple[Path, ...] = ()
     warnings: tuple[str, ...] = ()
     rows: dict[str, int] | None = None
+    encrypted: bool = False  # a SQLCipher file, read with its key
 
     @property
     def where(self) -> str:

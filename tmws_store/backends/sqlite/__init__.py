@@ -140,6 +140,7 @@ class SQLiteBackend(Backend):
             backups=tuple(list_backups(path)),
             warnings=tuple(wide_folders(self.location)),
             rows=counts,
+            encrypted=self.location.key is not None,
         )
 
     def copy_source(self, tables: "Sequence[Table]") -> AbstractContextManager[CopySource]:
