@@ -319,25 +319,36 @@ def typed_rows(
         con.close()
 
 
-def reference_row_data(folder: Path) -> "list[tuple[type[TMWSModel], dict[str, Any]]]":
-    """Every row of the complete TMWS reference read through its model, as (model, values),
-    parents before children. Read from a private copy made in ``folder``."""
+def reference_rows_by_table(folder: Path) -> "dict[str, list[dict[str, Any]]]":
+    """Every row of the complete TMWS reference read through its model, as field values, per
+    table, tables parents first. Read from a private copy made in ``folder``."""
     from sqlmodel import Session, create_engine, select
 
-    folder.mkdir(parents=True, exist_ok=True)
     from tmws_store import TMWSModel
 
+    folder.mkdir(parents=True, exist_ok=True)
     models = {m.class_.__tablename__: m.class_ for m in TMWSModel._sa_registry.mappers}  # type: ignore[attr-defined]
     engine = create_engine(f"sqlite:///{copy_reference(REF42, folder)}")
     try:
         with Session(engine) as session:
-            return [
-                (models[table.name], row.model_dump())
+            return {
+                table.name: [row.model_dump() for row in session.exec(select(models[table.name]))]
                 for table in TMWSModel.metadata.sorted_tables
-                for row in session.exec(select(models[table.name])).all()
-            ]
+            }
     finally:
         engine.dispose()
+
+
+def reference_row_data(folder: Path) -> "list[tuple[type[TMWSModel], dict[str, Any]]]":
+    """Every row of the complete TMWS reference as (model, values), parents before children."""
+    from tmws_store import TMWSModel
+
+    models = {m.class_.__tablename__: m.class_ for m in TMWSModel._sa_registry.mappers}  # type: ignore[attr-defined]
+    return [
+        (models[table], row)
+        for table, rows in reference_rows_by_table(folder).items()
+        for row in rows
+    ]
 
 
 def add_through_models(

@@ -20,8 +20,7 @@ from pathlib import Path
 import psycopg
 import pytest
 from pydantic import ValidationError
-from sqlalchemy import create_engine, event, func, inspect, select
-from sqlmodel import Session
+from sqlalchemy import event, func, inspect, select
 
 from tmws_store import (
     APPLICATION_ID,
@@ -41,7 +40,13 @@ from tmws_store import (
 from tmws_store.backends.postgresql import STAMP_TABLE, stamp_text
 
 from ._procs import Workers
-from .helpers import INIT_WORKER, REF42, TMWS_TABLES, copy_reference, psql, table_names
+from .helpers import (
+    INIT_WORKER,
+    TMWS_TABLES,
+    psql,
+    reference_rows_by_table,
+    table_names,
+)
 
 BACKENDS = ["sqlite", "postgresql"]
 
@@ -139,16 +144,7 @@ MODELS = {m.class_.__tablename__: m.class_ for m in TMWSModel._sa_registry.mappe
 @pytest.fixture(scope="module")
 def reference_rows(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict]]:
     """Every row of the complete TMWS reference database, as validated model data."""
-    reference = copy_reference(REF42, tmp_path_factory.mktemp("ref"))
-    engine = create_engine(f"sqlite:///{reference}")
-    try:
-        with Session(engine) as session:
-            return {
-                table: [row.model_dump() for row in session.scalars(select(MODELS[table]))]
-                for table in TABLE_ORDER
-            }
-    finally:
-        engine.dispose()
+    return reference_rows_by_table(tmp_path_factory.mktemp("ref"))
 
 
 def parents_first(table: str, rows: list[dict]) -> list[dict]:

@@ -16,28 +16,15 @@ from typing import Any
 
 import pytest
 from sqlalchemy import text
-from sqlmodel import Session, create_engine, select
+from sqlmodel import select
 
 from tmws_store import Memory, Store, TMWSModel
 from tmws_store.types import new_hex_id, new_id, utc_now
 
-from .helpers import REF42, copy_reference
+from .helpers import reference_rows_by_table
 
 MODELS = {m.class_.__tablename__: m.class_ for m in TMWSModel._sa_registry.mappers}  # type: ignore[attr-defined]
 TABLE_ORDER = [t.name for t in TMWSModel.metadata.sorted_tables]
-
-
-def reference_dicts(tmp: Path) -> dict[str, list[dict[str, Any]]]:
-    """Every row of the 42-table reference, per table, as the model's field values."""
-    engine = create_engine(f"sqlite:///{copy_reference(REF42, tmp)}")
-    try:
-        with Session(engine) as session:
-            return {
-                table: [row.model_dump() for row in session.exec(select(MODELS[table]))]
-                for table in TABLE_ORDER
-            }
-    finally:
-        engine.dispose()
 
 
 def stored(store: Store, table: str) -> list[tuple[Any, ...]]:
@@ -51,7 +38,7 @@ def stored(store: Store, table: str) -> list[tuple[Any, ...]]:
 
 @pytest.fixture(scope="module")
 def reference(tmp_path_factory: pytest.TempPathFactory) -> dict[str, list[dict[str, Any]]]:
-    return reference_dicts(tmp_path_factory.mktemp("reference"))
+    return reference_rows_by_table(tmp_path_factory.mktemp("reference"))
 
 
 @pytest.fixture(scope="module")
