@@ -190,6 +190,8 @@ def _utc_text_reader(general: "_ResultProcessorType[datetime]") -> "_ResultProce
     lengths = _TMWS_DATETIME_LENGTHS
 
     def process(value: Any) -> datetime | None:
+        if value is None:
+            return None
         if type(value) is str and len(value) in lengths:
             try:
                 return parse(value + "+00:00")
@@ -343,6 +345,11 @@ class JSONValue(TypeDecorator[Any]):
     impl = JSON
     cache_ok = True
 
+    # TrackedDict or TrackedList for JSONDict and JSONList: on SQLite, what a value read from
+    # the file is returned as, if it is of the matching plain type (a Core query, too, gets
+    # it, without an owner: a dict or list whose edits change nothing else, as before).
+    tracked_as: "type[TrackedDict] | type[TrackedList] | None" = None
+
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if _on_postgres(dialect):
             from sqlalchemy.dialects.postgresql import JSONB
@@ -371,13 +378,24 @@ class JSONValue(TypeDecorator[Any]):
 
         decode = _json_reader(parse) if dialect._json_deserializer is None else parse
 
+        tracked = self.tracked_as
+
         def process(value: Any) -> Any:
             # Most JSON columns of a row hold an empty object or array: no decoder needed.
             if value == "[]":
-                return []
-            if value == "{}":
-                return {}
-            return decode(value)
+                found: Any = []
+            elif value == "{}":
+                found = {}
+            else:
+                found = decode(value)
+            if tracked is not None and type(found) is tracked.plain:
+                # Made tracked here, not by the load listener: the plain value would stay
+                # alive beside its copy until the whole result is loaded, one more object
+                # per column and row for the garbage collector to count and walk.
+                value = tracked(found)
+                value._owner_state = None  # set: reading an unset slot raises inside
+                return value
+            return found
 
         return process
 
@@ -541,9 +559,13 @@ class _ClassTracking:
             value = loaded.get(key)
             if value is None:
                 continue
+            # The common cases, as coerce and _add_owner would do them, without their checks:
+            # a value just read (tracked already on SQLite, plain from PostgreSQL), whose one
+            # owner is this row.
+            if type(value) is tracked_class and getattr(value, "_owner_state", None) is None:
+                value._owner_state, value._owner_key = state, key
+                continue
             if coerce and type(value) is tracked_class.plain:
-                # Just decoded: a new tracked copy, whose one owner is this row (what coerce
-                # and _add_owner do, without their checks, for the common case).
                 tracked = tracked_class(value)
                 tracked._owner_state, tracked._owner_key = state, key
                 loaded[key] = tracked
@@ -599,8 +621,16 @@ class TrackedList(_Tracked, MutableList[Any]):
 
 
 # In-place edits of these are tracked and saved at the next flush.
-JSONDict = TrackedDict.as_mutable(JSONValue())
-JSONList = TrackedList.as_mutable(JSONValue())
+def _tracked_json(tracked: type[TrackedDict] | type[TrackedList]) -> JSONValue:
+    """A JSON column type whose values are ``tracked``: read as such, and edits saved."""
+    column_type = JSONValue()
+    column_type.tracked_as = tracked
+    tracked.as_mutable(column_type)  # returns column_type itself, typed as any column type
+    return column_type
+
+
+JSONDict = _tracked_json(TrackedDict)
+JSONList = _tracked_json(TrackedList)
 
 
 class StrEnumType(TypeDecorator[enum.Enum]):
