@@ -383,21 +383,39 @@ class JSONValue(TypeDecorator[Any]):
         def process(value: Any) -> Any:
             # Most JSON columns of a row hold an empty object or array: no decoder needed.
             if value == "[]":
-                found: Any = []
-            elif value == "{}":
-                found = {}
-            else:
-                found = decode(value)
-            if tracked is not None and type(found) is tracked.plain:
-                # Made tracked here, not by the load listener: the plain value would stay
-                # alive beside its copy until the whole result is loaded, one more object
-                # per column and row for the garbage collector to count and walk.
-                value = tracked(found)
-                value._owner_state = None  # set: reading an unset slot raises inside
-                return value
-            return found
+                return []
+            if value == "{}":
+                return {}
+            return decode(value)
 
-        return process
+        return process if tracked is None else _tracked_reader(process, tracked)
+
+
+def _tracked_reader(
+    read: "_ResultProcessorType[Any]", tracked: "type[TrackedDict] | type[TrackedList]"
+) -> "_ResultProcessorType[Any]":
+    """``read``, giving a value of ``tracked``'s plain type (dict or list) as ``tracked``.
+
+    Made tracked here, not by the load listener, which used to copy it: the plain value
+    stayed alive beside its copy until the whole result was loaded, one more object per
+    column and row for the garbage collector to count and walk. A value of another type
+    (a list in a dict column) is given as it is, for the listener to refuse as before.
+    """
+    plain = tracked.plain
+    empty_text = json_text(plain())
+
+    def process(value: Any) -> Any:
+        if value == empty_text:
+            made = tracked()
+        else:
+            found: Any = read(value)
+            if type(found) is not plain:
+                return found
+            made = tracked(found)
+        made._owner_state = None  # set: reading a slot never set raises inside getattr
+        return made
+
+    return process
 
 
 def _json_reader(general: Callable[[Any], Any]) -> Callable[[Any], Any]:
