@@ -16,12 +16,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlalchemy import event, inspect
+from sqlalchemy import event, inspect, type_coerce
 from sqlalchemy.orm import configure_mappers
 from sqlmodel import Session, select
 
 from tmws_store import Memory, Store, TMWSModel
-from tmws_store.types import JSONValue, UTCDateTime
+from tmws_store.types import JSONDict, JSONValue, TrackedDict, UTCDateTime
 
 from .helpers import REF42, copy_reference
 
@@ -311,3 +311,14 @@ def test_a_core_read_gives_json_values_equal_to_plain_ones(tmp_path: Path) -> No
     assert isinstance(row.metadata, dict) and row.metadata == {}
     row.tags.append("y")  # a value without an owner: nothing else changes, nothing fails
     assert saved_json(store) == ('["x"]', '{"k": 1}', "{}")
+
+
+def test_a_plain_json_type_and_a_tracked_one_are_not_one_cached_statement(tmp_path: Path) -> None:
+    # The compiled statement is cached by the types' cache keys: were JSONValue() and
+    # JSONDict one key, the second query would read through the first one's processors.
+    store = memory_store(tmp_path / "t.db", 1)
+    context = Memory.__table__.c.context  # type: ignore[attr-defined]
+    with store.engine.connect() as conn:
+        plain = conn.execute(select(type_coerce(context, JSONValue()))).scalar_one()
+        tracked = conn.execute(select(type_coerce(context, JSONDict))).scalar_one()
+    assert (type(plain), type(tracked)) == (dict, TrackedDict)

@@ -345,10 +345,13 @@ class JSONValue(TypeDecorator[Any]):
     impl = JSON
     cache_ok = True
 
-    # TrackedDict or TrackedList for JSONDict and JSONList: on SQLite, what a value read from
-    # the file is returned as, if it is of the matching plain type (a Core query, too, gets
-    # it, without an owner: a dict or list whose edits change nothing else, as before).
-    tracked_as: "type[TrackedDict] | type[TrackedList] | None" = None
+    def __init__(self, tracked_as: "type[TrackedDict] | type[TrackedList] | None" = None) -> None:
+        """``tracked_as``: TrackedDict or TrackedList for JSONDict and JSONList, what a value
+        read from SQLite is returned as if it is of the matching plain type (a Core query gets
+        it too, without an owner: a dict or list whose edits change nothing else, as before).
+        An argument, so that it is part of the type's cache key."""
+        super().__init__()
+        self.tracked_as = tracked_as
 
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if _on_postgres(dialect):
@@ -641,8 +644,7 @@ class TrackedList(_Tracked, MutableList[Any]):
 # In-place edits of these are tracked and saved at the next flush.
 def _tracked_json(tracked: type[TrackedDict] | type[TrackedList]) -> JSONValue:
     """A JSON column type whose values are ``tracked``: read as such, and edits saved."""
-    column_type = JSONValue()
-    column_type.tracked_as = tracked
+    column_type = JSONValue(tracked_as=tracked)
     tracked.as_mutable(column_type)  # returns column_type itself, typed as any column type
     return column_type
 
