@@ -18,6 +18,7 @@ On PostgreSQL the same Python values use native types: ``timestamptz`` for datet
 import enum
 import inspect
 import json
+import json.scanner
 import math
 import os
 import re
@@ -25,7 +26,7 @@ import uuid
 import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from sqlalchemy import CHAR, JSON, DateTime, String, event
 from sqlalchemy.engine import Dialect
@@ -161,6 +162,44 @@ class UTCDateTime(TypeDecorator[datetime]):
         # PostgreSQL answers in the session's time zone; SQLite's text has none (it is UTC).
         stored: datetime = value
         return stored.replace(tzinfo=UTC) if stored.tzinfo is None else stored.astimezone(UTC)
+
+    def result_processor(
+        self, dialect: Dialect, coltype: object
+    ) -> "_ResultProcessorType[datetime] | None":
+        general = super().result_processor(dialect, coltype)
+        if general is None or _on_postgres(dialect):
+            return general  # psycopg gives datetimes
+        return _utc_text_reader(general)
+
+
+# The lengths of the text TMWS writes: 'YYYY-MM-DD HH:MM:SS.ffffff', and without the fraction
+# (CURRENT_TIMESTAMP, the server default).
+_TMWS_DATETIME_LENGTHS = frozenset({19, 26})
+
+
+def _utc_text_reader(general: "_ResultProcessorType[datetime]") -> "_ResultProcessorType[datetime]":
+    """SQLite's datetime reader with a fast path for the offset-free text TMWS writes.
+
+    The general path parses the text (``datetime.fromisoformat``) and then sets the time
+    zone with ``replace(tzinfo=UTC)``, which cost six times the parsing itself. Parsing the
+    text with ``+00:00`` appended gives the very same value (``tzinfo`` is ``UTC`` itself)
+    in one step. Text that already names an offset cannot take a second one and fails to
+    parse; it, and anything else, goes the general way, so no value changes.
+    """
+    parse = datetime.fromisoformat
+    lengths = _TMWS_DATETIME_LENGTHS
+
+    def process(value: Any) -> datetime | None:
+        if value is None:
+            return None
+        if type(value) is str and len(value) in lengths:
+            try:
+                return parse(value + "+00:00")
+            except ValueError:
+                pass
+        return general(value)
+
+    return process
 
 
 # One encoder for every value: json.dumps(value, allow_nan=False) would build a new one per call.
@@ -306,6 +345,14 @@ class JSONValue(TypeDecorator[Any]):
     impl = JSON
     cache_ok = True
 
+    def __init__(self, tracked_as: "type[TrackedDict] | type[TrackedList] | None" = None) -> None:
+        """``tracked_as``: TrackedDict or TrackedList for JSONDict and JSONList, what a value
+        read from SQLite is returned as if it is of the matching plain type (a Core query gets
+        it too, without an owner: a dict or list whose edits change nothing else, as before).
+        An argument, so that it is part of the type's cache key."""
+        super().__init__()
+        self.tracked_as = tracked_as
+
     def load_dialect_impl(self, dialect: Dialect) -> TypeEngine[Any]:
         if _on_postgres(dialect):
             from sqlalchemy.dialects.postgresql import JSONB
@@ -332,15 +379,72 @@ class JSONValue(TypeDecorator[Any]):
         if parse is None or _on_postgres(dialect):
             return parse  # psycopg decodes jsonb itself
 
+        decode = _json_reader(parse) if dialect._json_deserializer is None else parse
+
+        tracked = self.tracked_as
+
         def process(value: Any) -> Any:
             # Most JSON columns of a row hold an empty object or array: no decoder needed.
             if value == "[]":
                 return []
             if value == "{}":
                 return {}
-            return parse(value)
+            return decode(value)
 
-        return process
+        return process if tracked is None else _tracked_reader(process, tracked)
+
+
+def _tracked_reader(
+    read: "_ResultProcessorType[Any]", tracked: "type[TrackedDict] | type[TrackedList]"
+) -> "_ResultProcessorType[Any]":
+    """``read``, giving a value of ``tracked``'s plain type (dict or list) as ``tracked``.
+
+    Made tracked here, not by the load listener, which used to copy it: the plain value
+    stayed alive beside its copy until the whole result was loaded, one more object per
+    column and row for the garbage collector to count and walk. A value of another type
+    (a list in a dict column) is given as it is, for the listener to refuse as before.
+    """
+    plain = tracked.plain
+    empty_text = json_text(plain())
+
+    def process(value: Any) -> Any:
+        if value == empty_text:
+            made = tracked()
+        else:
+            found: Any = read(value)
+            if type(found) is not plain:
+                return found
+            made = tracked(found)
+        made._owner_state = None  # set: reading a slot never set raises inside getattr
+        return made
+
+    return process
+
+
+def _json_reader(general: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """``general`` (``json.loads``, as SQLAlchemy calls it) with a fast path for plain text.
+
+    ``json.loads`` matches a regular expression for the whitespace before and after the
+    value, through two Python layers; the C scanner underneath reads the value directly.
+    Text it cannot take whole (whitespace around the value, invalid JSON, a number SQLite
+    already turned into one) goes to ``general``, so results and errors stay as they were.
+    """
+    make: Any = getattr(json.scanner, "c_make_scanner", None)  # not in the type stubs
+    if make is None:
+        return general
+    scan = make(json.JSONDecoder())  # json.loads's own settings
+
+    def decode(value: Any) -> Any:
+        if type(value) is str:
+            try:
+                found, end = scan(value, 0)
+            except StopIteration:
+                return general(value)
+            if end == len(value):
+                return found
+        return general(value)
+
+    return decode
 
 
 def _jsonb_parameter() -> Callable[[str], Any]:
@@ -368,6 +472,9 @@ class _Tracked(Mutable):
     """
 
     __slots__ = ()  # the slots are declared by the dict and list classes below
+
+    # The plain type that is tracked as this class: dict or list.
+    plain: ClassVar[type[Any]]
 
     # The first owner: its InstanceState (which holds its object only weakly) and attribute;
     # two slots rather than a tuple, which would be one more object for the collector.
@@ -411,25 +518,13 @@ class _Tracked(Mutable):
     def _listen_on_attribute(
         cls, attribute: "QueryableAttribute[Any]", coerce: bool, parent_cls: Any
     ) -> None:
-        # SQLAlchemy's listeners, writing to _add_owner / _drop_owner instead of _parents.
+        # SQLAlchemy's listeners, writing to _add_owner / _drop_owner instead of _parents; the
+        # class-wide ones are shared by all tracked attributes of the class (_ClassTracking).
         key = attribute.key
-        if parent_cls is not attribute.class_:
+        mapped: type[Any] = parent_cls  # a mapped class (Mutable types it loosely)
+        if mapped is not attribute.class_:
             return
-        parent_cls = attribute.class_
-
-        def load(state: "InstanceState[Any]", *args: Any) -> None:
-            value = state.dict.get(key)
-            if value is None:
-                return
-            if coerce:
-                tracked = cls.coerce(key, value)
-                assert tracked is not None  # coerce turns only None into None
-                state.dict[key] = value = tracked
-            value._add_owner(state, key)
-
-        def load_attrs(state: "InstanceState[Any]", ctx: Any, attrs: Any) -> None:
-            if not attrs or key in attrs:
-                load(state)
+        _ClassTracking.of(mapped).attributes.append((key, coerce, cls))
 
         def set_(state: "InstanceState[Any]", value: Any, oldvalue: Any, initiator: Any) -> Any:
             if value is oldvalue:
@@ -442,40 +537,120 @@ class _Tracked(Mutable):
                 oldvalue._drop_owner(state)
             return value
 
-        def pickle(state: "InstanceState[Any]", state_dict: dict[str, Any]) -> None:
+        event.listen(attribute, "set", set_, raw=True, retval=True, propagate=True)
+
+
+class _ClassTracking:
+    """The load, refresh and pickle listeners of one mapped class, for all its tracked columns.
+
+    SQLAlchemy's Mutable adds these per attribute: five ``load`` listeners for a memory,
+    each dispatched and each reading ``state.dict`` for every row loaded, which was the
+    largest cost of building objects from rows after the garbage collector. One listener
+    walks the class's tracked attributes instead, with the same effect.
+    """
+
+    _by_class: "dict[type[Any], _ClassTracking]" = {}
+
+    def __init__(self) -> None:
+        # Per tracked attribute: its key, whether to coerce, and the tracked class
+        # (TrackedDict or TrackedList: typed Any, as _Tracked itself takes no value).
+        self.attributes: list[tuple[str, bool, type[Any]]] = []
+
+    @classmethod
+    def of(cls, mapped: type[Any]) -> "_ClassTracking":
+        """The tracking of ``mapped``, whose listeners are added the first time it is asked."""
+        tracking = cls._by_class.get(mapped)
+        if tracking is None:
+            tracking = cls._by_class[mapped] = cls()
+            tracking._listen(mapped)
+        return tracking
+
+    def _listen(self, mapped: type[Any]) -> None:
+        event.listen(mapped, "_sa_event_merge_wo_load", self.load, raw=True, propagate=True)
+        event.listen(mapped, "load", self.load, raw=True, propagate=True)
+        event.listen(mapped, "refresh", self.load_attrs, raw=True, propagate=True)
+        event.listen(mapped, "refresh_flush", self.load_attrs, raw=True, propagate=True)
+        event.listen(mapped, "pickle", self.pickle, raw=True, propagate=True)
+        event.listen(mapped, "unpickle", self.unpickle, raw=True, propagate=True)
+
+    def load(self, state: "InstanceState[Any]", *args: Any) -> None:
+        """Make each loaded JSON value of the row a tracked one, owned by the row."""
+        loaded = state.dict
+        for key, coerce, tracked_class in self.attributes:
+            value = loaded.get(key)
+            if value is None:
+                continue
+            # The common cases, as coerce and _add_owner would do them, without their checks:
+            # a value just read (tracked already on SQLite, plain from PostgreSQL), whose one
+            # owner is this row.
+            if type(value) is tracked_class and getattr(value, "_owner_state", None) is None:
+                value._owner_state, value._owner_key = state, key
+                continue
+            if coerce and type(value) is tracked_class.plain:
+                tracked = tracked_class(value)
+                tracked._owner_state, tracked._owner_key = state, key
+                loaded[key] = tracked
+                continue
+            if coerce:
+                tracked = tracked_class.coerce(key, value)
+                assert tracked is not None  # coerce turns only None into None
+                loaded[key] = value = tracked
+            value._add_owner(state, key)
+
+    def load_attrs(self, state: "InstanceState[Any]", ctx: Any, attrs: Any) -> None:
+        """As ``load``, for the attributes refreshed (all of them when ``attrs`` is empty)."""
+        if not attrs:
+            self.load(state)
+            return
+        loaded = state.dict
+        for key, coerce, tracked_class in self.attributes:
+            value = loaded.get(key) if key in attrs else None
+            if value is None:
+                continue
+            if coerce:
+                tracked = tracked_class.coerce(key, value)
+                assert tracked is not None
+                loaded[key] = value = tracked
+            value._add_owner(state, key)
+
+    def pickle(self, state: "InstanceState[Any]", state_dict: dict[str, Any]) -> None:
+        for key, _, _ in self.attributes:
             value = state.dict.get(key)
             if value is not None:
                 state_dict.setdefault("tmws.tracked.values", {})[key] = value
 
-        def unpickle(state: "InstanceState[Any]", state_dict: dict[str, Any]) -> None:
-            value = state_dict.get("tmws.tracked.values", {}).get(key)
+    def unpickle(self, state: "InstanceState[Any]", state_dict: dict[str, Any]) -> None:
+        values = state_dict.get("tmws.tracked.values", {})
+        for key, _, _ in self.attributes:
+            value = values.get(key)
             if value is not None:
                 value._add_owner(state, key)
-
-        event.listen(parent_cls, "_sa_event_merge_wo_load", load, raw=True, propagate=True)
-        event.listen(parent_cls, "load", load, raw=True, propagate=True)
-        event.listen(parent_cls, "refresh", load_attrs, raw=True, propagate=True)
-        event.listen(parent_cls, "refresh_flush", load_attrs, raw=True, propagate=True)
-        event.listen(attribute, "set", set_, raw=True, retval=True, propagate=True)
-        event.listen(parent_cls, "pickle", pickle, raw=True, propagate=True)
-        event.listen(parent_cls, "unpickle", unpickle, raw=True, propagate=True)
 
 
 class TrackedDict(_Tracked, MutableDict[Any, Any]):
     """A JSON object whose in-place edits are saved (``MutableDict`` with cheaper owners)."""
 
     __slots__ = ("_more", "_owner_key", "_owner_state")
+    plain = dict
 
 
 class TrackedList(_Tracked, MutableList[Any]):
     """A JSON array whose in-place edits are saved (``MutableList`` with cheaper owners)."""
 
     __slots__ = ("_more", "_owner_key", "_owner_state")
+    plain = list
 
 
 # In-place edits of these are tracked and saved at the next flush.
-JSONDict = TrackedDict.as_mutable(JSONValue())
-JSONList = TrackedList.as_mutable(JSONValue())
+def _tracked_json(tracked: type[TrackedDict] | type[TrackedList]) -> JSONValue:
+    """A JSON column type whose values are ``tracked``: read as such, and edits saved."""
+    column_type = JSONValue(tracked_as=tracked)
+    tracked.as_mutable(column_type)  # returns column_type itself, typed as any column type
+    return column_type
+
+
+JSONDict = _tracked_json(TrackedDict)
+JSONList = _tracked_json(TrackedList)
 
 
 class StrEnumType(TypeDecorator[enum.Enum]):
@@ -518,6 +693,13 @@ class StrEnumType(TypeDecorator[enum.Enum]):
         if value is None:
             return None
         return self._to_member.get(value, value)
+
+    def result_processor(self, dialect: Dialect, coltype: object) -> "_ResultProcessorType[Any]":
+        if self.impl_instance.result_processor(dialect, coltype) is not None:
+            return super().result_processor(dialect, coltype)  # type: ignore[return-value]
+        # The text arrives as it is: one lookup, without TypeDecorator's two calls per value.
+        to_member = self._to_member.get
+        return lambda value: None if value is None else to_member(value, value)
 
 
 class HexUUID(TypeDecorator[str]):
