@@ -270,6 +270,15 @@ def integrity(path: Path) -> str:
         con.close()
 
 
+def names_of(path: Path, kind: str) -> set[str]:
+    """The names of a SQLite file's schema objects of one ``kind``: "table", "index", ..."""
+    con = sqlite3.connect(path)
+    try:
+        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = ?", (kind,))}
+    finally:
+        con.close()
+
+
 def schema_of(path: Path) -> frozenset[tuple[str, str, str, str | None]]:
     """Every schema entry of a SQLite file as (type, name, table, SQL): equal schemas compare
     equal whatever pages they sit on (``rootpage`` left out)."""

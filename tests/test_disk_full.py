@@ -15,7 +15,7 @@ import pytest
 from tmws_store import APPLICATION_ID, Memory, StorageFullError, Store
 
 from ._procs import model_table_names
-from .helpers import REF34, all_rows, copy_reference, grow
+from .helpers import REF34, all_rows, copy_reference, grow, names_of
 
 # Each test fills a disk for real: a child process under a file-size limit, or a tmpfs.
 pytestmark = pytest.mark.slow
@@ -55,14 +55,6 @@ def run_limited(path: Path, limit: int, writes: int) -> dict:
     return json.loads(out.stdout)
 
 
-def tables(path: Path) -> set[str]:
-    con = sqlite3.connect(path)
-    try:
-        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    finally:
-        con.close()
-
-
 def integrity(path: Path) -> str:
     con = sqlite3.connect(path)
     try:
@@ -84,11 +76,11 @@ def test_file_size_limit_during_first_run(tmp_path: Path) -> None:
     path = tmp_path / "tmws.db"
     result = run_limited(path, 200_000, 0)  # the schema alone needs about 1.3 MB
     assert result["error"] and "disk" in result["error"]
-    assert tables(path) == set()  # not a partial schema
+    assert names_of(path, "table") == set()  # not a partial schema
     assert integrity(path) == "ok"
     with Store(path) as store:
         assert store.init().action == "created"  # with room again, the next start finishes
-    assert tables(path) == model_table_names()
+    assert names_of(path, "table") == model_table_names()
 
 
 def test_file_size_limit_during_adoption_leaves_the_file_and_no_half_backup(
@@ -96,17 +88,17 @@ def test_file_size_limit_during_adoption_leaves_the_file_and_no_half_backup(
 ) -> None:
     """The backup is written first: a limit below the file's size stops it half made."""
     path = copy_reference(REF34, tmp_path)
-    original = tables(path)
+    original = names_of(path, "table")
     before = all_rows(path, original)
     result = run_limited(path, path.stat().st_size // 2, 0)
     assert result["error"] and "disk" in result["error"]
     assert [p.name for p in tmp_path.iterdir() if ".backup-" in p.name] == []
-    assert tables(path) == original
+    assert names_of(path, "table") == original
     assert all_rows(path, original) == before
     assert integrity(path) == "ok"
     with Store(path) as store:
         assert store.init().action == "adopted"
-    assert tables(path) == model_table_names()
+    assert names_of(path, "table") == model_table_names()
     assert all_rows(path, original) == before
 
 
@@ -132,12 +124,12 @@ def test_full_tmpfs_during_first_run(tmpfs) -> None:
     path = point / "tmws.db"
     with pytest.raises(StorageFullError, match="disk is full"):
         Store(path).init()
-    assert tables(path) == set()
+    assert names_of(path, "table") == set()
     assert integrity(path) == "ok"
     grow(point, 8 * 1024 * 1024)
     with Store(path) as store:
         assert store.init().action == "created"
-    assert tables(path) == model_table_names()
+    assert names_of(path, "table") == model_table_names()
 
 
 @pytest.mark.parametrize("room", ["no room for the backup", "room for the backup only"])
@@ -148,20 +140,20 @@ def test_full_tmpfs_during_adoption(tmpfs, room: str) -> None:
     space = size + size // 2 if room == "no room for the backup" else 2 * size + 160 * 1024
     point = tmpfs("small", space)
     path = copy_reference(REF34, point)
-    original = tables(path)
+    original = names_of(path, "table")
     before = all_rows(path, original)
     # Adoption checks first for room for its backup and the migrations after it (twice the
     # file): refused before anything is written, naming the bytes it needs.
     with pytest.raises(StorageFullError, match="needs about"):
         Store(path).init()
-    assert tables(path) == original  # not a partial schema
+    assert names_of(path, "table") == original  # not a partial schema
     assert all_rows(path, original) == before
     assert integrity(path) == "ok"
     assert [p for p in point.iterdir() if ".backup-" in p.name] == []  # no copy begun
     grow(point, 8 * 1024 * 1024)
     with Store(path) as store:
         assert store.init().action == "adopted"
-    assert tables(path) == model_table_names()
+    assert names_of(path, "table") == model_table_names()
     assert all_rows(path, original) == before
 
 

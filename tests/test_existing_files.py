@@ -34,6 +34,7 @@ from .helpers import (
     altered_copy,
     copy_reference,
     file_digest,
+    names_of,
     run_sql,
     shape_34,
     shape_40,
@@ -47,14 +48,6 @@ TMWS_DDL = (REFERENCE / "tmws-2.4.18-schema.sql").read_text()
 
 def connect(path: Path) -> sqlite3.Connection:
     return sqlite3.connect(path)
-
-
-def tables(path: Path) -> set[str]:
-    con = connect(path)
-    try:
-        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='table'")}
-    finally:
-        con.close()
 
 
 def snapshot_rows(path: Path) -> dict[str, list[tuple]]:
@@ -141,7 +134,7 @@ SHAPES = {
 @pytest.mark.parametrize("shape", SHAPES)
 def test_adopt_every_shape_without_losing_a_row(shape: str, tmp_path: Path) -> None:
     path = SHAPES[shape](tmp_path)
-    before_tables = tables(path)
+    before_tables = names_of(path, "table")
     before = snapshot_rows(path)
     assert pragma(path, "application_id") == 0
 
@@ -149,8 +142,10 @@ def test_adopt_every_shape_without_losing_a_row(shape: str, tmp_path: Path) -> N
         report = store.init()
 
     assert report.action == "adopted"
-    assert tables(path) >= TMWS_TABLES
-    assert tables(path) - TMWS_TABLES == before_tables - set(TMWS_TABLES)  # e.g. alembic_version
+    assert names_of(path, "table") >= TMWS_TABLES
+    assert names_of(path, "table") - TMWS_TABLES == before_tables - set(
+        TMWS_TABLES
+    )  # e.g. alembic_version
     assert set(report.tables_created) == TMWS_TABLES - before_tables
     assert rows_of(path, before) == before
     assert (pragma(path, "application_id"), pragma(path, "user_version")) == (

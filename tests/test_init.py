@@ -15,18 +15,9 @@ from tmws_store import APPLICATION_ID, SCHEMA_VERSION, Store, StoreError, TMWSMo
 from tmws_store.backends.sqlite import connection, startup
 
 from ._procs import SLOW_INIT_CHILD
-from .helpers import trace_start_up
+from .helpers import names_of, trace_start_up
 
 EXPECTED_TABLES = {t.name for t in TMWSModel.metadata.tables.values()}
-
-
-def table_names(path: Path) -> set[str]:
-    con = sqlite3.connect(path)
-    try:
-        rows = con.execute("SELECT name FROM sqlite_master WHERE type='table'").fetchall()
-        return {r[0] for r in rows}
-    finally:
-        con.close()
 
 
 def pragma(path: Path, name: str) -> object:
@@ -42,7 +33,7 @@ def test_first_run_creates_every_table_stamped_in_wal(tmp_path: Path) -> None:
     with Store(path) as store:
         report = store.init()
     assert report.action == "created"
-    assert set(report.tables_created) == EXPECTED_TABLES == table_names(path)
+    assert set(report.tables_created) == EXPECTED_TABLES == names_of(path, "table")
     assert pragma(path, "application_id") == APPLICATION_ID
     assert pragma(path, "user_version") == SCHEMA_VERSION
     assert pragma(path, "journal_mode") == "wal"
@@ -102,12 +93,12 @@ def test_a_create_failing_part_way_leaves_no_table(tmp_path: Path, monkeypatch) 
     monkeypatch.setattr(startup, "connect", denying_connect)
     with pytest.raises(StoreError, match="not authorized"):
         Store(path).init()
-    assert table_names(path) == set()
+    assert names_of(path, "table") == set()
     assert pragma(path, "application_id") == 0
 
     monkeypatch.setattr(startup, "connect", real_connect)
     assert Store(path).init().action == "created"
-    assert table_names(path) == EXPECTED_TABLES
+    assert names_of(path, "table") == EXPECTED_TABLES
 
 
 @pytest.mark.slow
@@ -125,13 +116,13 @@ def test_kill_during_first_run_leaves_no_table_or_all(tmp_path: Path) -> None:
         child.send_signal(signal.SIGKILL)
         child.wait()
         if path.exists():
-            present = table_names(path)
+            present = names_of(path, "table")
             assert present in (set(), EXPECTED_TABLES), f"partial schema: {len(present)} tables"
             outcomes["all" if present else "none"] += 1
             assert pragma(path, "integrity_check") == "ok"
         with Store(path) as store:
             store.init()
-        assert table_names(path) == EXPECTED_TABLES
+        assert names_of(path, "table") == EXPECTED_TABLES
     assert outcomes["none"] > 0  # some kills really landed before the commit
 
 

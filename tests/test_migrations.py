@@ -14,7 +14,7 @@ from tmws_store.backends.sqlite import startup
 from tmws_store.migrations.v2 import NEW_INDEXES
 from tmws_store.paths import resolve_location
 
-from .helpers import REF42, copy_reference, pg_query
+from .helpers import REF42, copy_reference, names_of, pg_query
 
 NEW_LICENCE_ROW = (
     "INSERT INTO license_keys (id, agent_id, tier, license_key_hash, issued_at, is_active) "
@@ -27,14 +27,6 @@ def new_licence_key() -> LicenseKey:
     return LicenseKey(
         agent_id="b" * 32, tier=TierEnum.PRO, license_key_hash="x", issued_at=datetime.now(UTC)
     )
-
-
-def indexes_of(path: Path) -> set[str]:
-    con = sqlite3.connect(path)
-    try:
-        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type='index'")}
-    finally:
-        con.close()
 
 
 def test_a_postgresql_store_of_version_1_is_upgraded(postgres_url: str) -> None:
@@ -72,7 +64,7 @@ def test_a_sqlite_store_of_version_1_is_upgraded_after_a_backup(tmp_path: Path) 
         assert (report.action, report.migrations_run) == ("upgraded", (2,))
         assert report.backup is not None and report.backup.name.endswith("before-upgrade-from-v1")
         assert store.verify().ok
-    assert {name for name, _, _ in NEW_INDEXES} <= indexes_of(path)
+    assert {name for name, _, _ in NEW_INDEXES} <= names_of(path, "index")
 
 
 def test_an_adopted_tmws_file_takes_new_licence_keys(tmp_path: Path) -> None:

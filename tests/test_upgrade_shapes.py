@@ -35,6 +35,7 @@ from .helpers import (
     identity,
     make_v1_postgres,
     make_v1_store,
+    names_of,
     pg_catalog,
     pg_rows,
     reference_row_data,
@@ -48,14 +49,6 @@ from .helpers import (
 )
 
 NEW_INDEX_NAMES = {name for name, _, _ in NEW_INDEXES}
-
-
-def indexes_of(path: Path) -> set[str]:
-    con = sqlite3.connect(path)
-    try:
-        return {r[0] for r in con.execute("SELECT name FROM sqlite_master WHERE type = 'index'")}
-    finally:
-        con.close()
 
 
 # --- a store of each kept snapshot below the head: version 1 ---------------------------------
@@ -78,7 +71,7 @@ def test_a_v1_sqlite_store_with_rows_reaches_the_head_unchanged(tmp_path: Path) 
         check = store.verify()
         assert check.ok, check.problems()
     assert identity(path)[1] == SCHEMA_VERSION
-    assert indexes_of(path) >= NEW_INDEX_NAMES
+    assert names_of(path, "index") >= NEW_INDEX_NAMES
     assert typed_rows(path) == before
     assert report.backup is not None and typed_rows(report.backup) == before
 
@@ -197,7 +190,7 @@ def test_every_tmws_shape_reaches_the_head_with_every_row(shape: str, tmp_path: 
         assert licence_key_references(path) == []
         with store.session() as session:
             session.add(LicenseKey.model_validate(new_licence_key()[1]))
-    assert indexes_of(path) >= NEW_INDEX_NAMES
+    assert names_of(path, "index") >= NEW_INDEX_NAMES
     con = sqlite3.connect(path)
     try:
         count = con.execute("SELECT count(*) FROM license_keys").fetchone()[0]
