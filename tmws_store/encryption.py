@@ -155,14 +155,6 @@ def _create_key_file(path: Path) -> DatabaseKey:
     return DatabaseKey(secret, source=path)
 
 
-def _sync_folder(folder: Path) -> None:
-    fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
 def keyed_location(
     location: "Location | ServerLocation",
     *,
@@ -253,7 +245,7 @@ def _convert(
     """
     import sqlite3
 
-    from .backends.sqlite.backup import backup_beside, partial_file
+    from .backends.sqlite.backup import backup_beside, fsync_folder, partial_file
     from .backends.sqlite.connection import open_database, read_identity, store_error
 
     if not path.is_file():
@@ -270,7 +262,7 @@ def _convert(
                 _refuse_if_open_elsewhere(path)
                 os.fsync(fd)
                 os.replace(temp, path)
-                _sync_folder(path.parent)
+                fsync_folder(path.parent)
         finally:
             source.close()
     except sqlite3.Error as exc:

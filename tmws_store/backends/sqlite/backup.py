@@ -37,6 +37,7 @@ __all__ = [
     "backup_beside",
     "backup_name",
     "backup_to",
+    "fsync_folder",
     "list_backups",
     "partial_file",
     "publish",
@@ -176,12 +177,13 @@ def publish(temp: Path, fd: int, names: list[Path], *, durable: bool = True) -> 
         # The folder's own sync makes the new name durable (and the temporary one's removal):
         # without it a power cut could lose the name of a backup already reported as made.
         if durable:
-            _fsync_folder(name.parent)
+            fsync_folder(name.parent)
         return name
     return None
 
 
-def _fsync_folder(folder: Path) -> None:
+def fsync_folder(folder: Path) -> None:
+    """Make the names in ``folder`` durable: a name linked or renamed there survives a crash."""
     fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
     try:
         os.fsync(fd)
