@@ -6,8 +6,10 @@ these facts is decided in one place: which PRAGMAs identify a file, which ``sqli
 rows are schema objects, and what each SQLite error means to a user.
 """
 
+import os
 import re
 import sqlite3
+import struct
 from collections.abc import Callable, Iterator
 from functools import cache
 from pathlib import Path
@@ -40,6 +42,7 @@ __all__ = [
     "connect_read_only",
     "foreign_triggers_and_views",
     "from_sqlite",
+    "header_identity",
     "open_database",
     "read_identity",
     "schema_objects",
@@ -52,6 +55,47 @@ IDENTITY_QUERIES = ("PRAGMA application_id", "PRAGMA user_version")
 
 # The first 16 bytes of every plain SQLite file. SQLCipher keeps its salt there instead.
 SQLITE_HEADER = b"SQLite format 3\x00"
+
+# Where the two identity numbers sit in the 100-byte file header, as SQLite stores them: big
+# endian, signed (https://www.sqlite.org/fileformat2.html#database_header).
+_HEADER_SIZE = 100
+_INT32 = struct.Struct(">i")
+_USER_VERSION_AT, _APPLICATION_ID_AT = 60, 68
+
+
+def header_identity(path: Path) -> tuple[int, int] | None:
+    """``(application_id, user_version)`` read from the file's first 100 bytes, or None
+    when those bytes may not be the whole truth and SQLite must be asked.
+
+    What ``read_identity`` gets from SQLite, without opening the file as a database: no
+    ``-wal`` and ``-shm`` created and removed again, a twentieth of the time. The header is the
+    truth only when no other file holds newer pages: SQLite reads page 1 from ``-wal`` when
+    the WAL holds a copy of it, and rolls back a hot ``-journal`` whose changes may already
+    be in the file. So None when either is there (a ``-wal`` of zero bytes holds no page),
+    when the path is a symbolic link (SQLite keeps those files beside the real file), when
+    the file does not start as a plain SQLite file does (an encrypted one, or not SQLite),
+    and when it cannot be read: SQLite's own path then decides, as it always has.
+    """
+    try:
+        if os.path.islink(path) or os.path.lexists(f"{path}-journal"):
+            return None
+        try:
+            if os.stat(f"{path}-wal").st_size != 0:
+                return None
+        except FileNotFoundError:
+            pass
+        fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
+        try:
+            header = os.pread(fd, _HEADER_SIZE, 0)
+        finally:
+            os.close(fd)
+    except OSError:
+        return None
+    if len(header) < _HEADER_SIZE or not header.startswith(SQLITE_HEADER):
+        return None
+    (app_id,) = _INT32.unpack_from(header, _APPLICATION_ID_AT)
+    (version,) = _INT32.unpack_from(header, _USER_VERSION_AT)
+    return app_id, version
 
 
 def open_database(

@@ -4,6 +4,10 @@ The steps, and why each is where it is (measurements in the project's reliabilit
 
 1. Look before touching: ``PRAGMA application_id`` and ``PRAGMA user_version`` read two
    numbers from the file header. "Ours, current" is the warm path: done, nothing else runs.
+   A plain file with no ``-wal`` pages and no ``-journal`` beside it has those numbers in its
+   first 100 bytes, read there without opening it in SQLite (``header_identity``): 30
+   microseconds instead of 300, most of which went on creating and removing ``-wal`` and
+   ``-shm``. Anything else asks SQLite.
    (One ``SELECT`` over the pragma table-functions would make SQLite parse all 299 schema
    entries first, and asking for the journal mode opens the WAL index: each costs about a
    millisecond, five times the whole warm path. WAL mode needs no check here: it is set
@@ -59,6 +63,7 @@ if TYPE_CHECKING:
 from .connection import (
     connect,
     foreign_triggers_and_views,
+    header_identity,
     read_identity,
     schema_objects,
     store_error,
@@ -380,6 +385,8 @@ def initialise(
                 )
             create_private_file(path)
         _check_access(path)
+        if location.key is None and header_identity(path) == (schema.APPLICATION_ID, target):
+            return InitReport(path=path, action="current", schema_version=target)
         con = connect(path, busy_timeout, location.key)
     except PermissionError as exc:
         raise ReadOnlyStoreError(
