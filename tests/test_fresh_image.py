@@ -193,3 +193,24 @@ def test_the_fixture_store_is_the_image(tmws_store: Store) -> None:
     assert tmws_store.path.stat().st_mode & 0o777 == 0o600
     assert partials(tmws_store.path.parent) == []
     assert tmws_store.init().action == "current"
+
+
+@pytest.mark.parametrize("template", ["the image", "cut short", "grown"])
+def test_a_store_copied_from_a_template_file_is_the_image(tmp_path: Path, template: str) -> None:
+    """The fixtures' kernel copy of a template file; one that is not the image's size (cut
+    short, or grown by a write) is not copied: the image is written from memory instead."""
+    source = tmp_path / "template.db"
+    assert place_image(source, durable=False)
+    if template == "cut short":
+        os.truncate(source, 4096)
+    elif template == "grown":
+        with source.open("ab") as file:
+            file.write(b"\0" * 4096)
+    path = tmp_path / "tmws.db"
+
+    assert place_image(path, durable=False, template=source)
+
+    assert path.read_bytes() == fresh_image()
+    assert path.stat().st_mode & 0o777 == 0o600
+    assert partials(tmp_path) == []
+    assert Store(path).init().action == "current"

@@ -77,15 +77,29 @@ def _test_raised(request: pytest.FixtureRequest) -> bool:
 def tmws_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A current, empty store file, made once per test session from the fresh-store image.
 
-    Kept for tests that copy it themselves; the fixtures below write the image directly.
+    Kept for tests that copy it themselves; the fixtures below copy a private one.
     """
     path = tmp_path_factory.mktemp("tmws-template") / "tmws.db"
     place_image(path, durable=False)
     return path
 
 
+@pytest.fixture(scope="session")
+def _tmws_image_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The fresh-store image as a file, which each fresh store is a kernel copy of.
+
+    Apart from ``tmws_template``, which tests may use as they like: a test writing into this
+    one would change every store made after it. Read-only (0400) against such a write by
+    mistake; each store checks that the copy has the image's size.
+    """
+    path = tmp_path_factory.mktemp("tmws-image") / "image.db"
+    place_image(path, durable=False)
+    path.chmod(0o400)
+    return path
+
+
 @pytest.fixture
-def tmws_store_factory(tmp_path: Path) -> Iterator[Callable[..., Store]]:
+def tmws_store_factory(tmp_path: Path, _tmws_image_file: Path) -> Iterator[Callable[..., Store]]:
     """Make fresh stores: ``tmws_store_factory()`` or ``tmws_store_factory("name")``.
 
     Each is ``<tmp_path>/<name>.db``, initialised; keyword arguments go to ``Store`` (such as
@@ -105,10 +119,10 @@ def tmws_store_factory(tmp_path: Path) -> Iterator[Callable[..., Store]]:
             if path.exists():
                 raise taken
             store_kwargs.setdefault("key", secrets.token_hex(32))
-        elif not place_image(path, durable=False):  # private (0600), as init() makes it
-            raise taken
+        elif not place_image(path, durable=False, template=_tmws_image_file):
+            raise taken  # (placed private, 0600, as init() makes it)
         store = Store(path, **store_kwargs)
-        store.init()  # the warm path: reads two numbers from the header
+        store.init()  # the warm path: two numbers read from the file header
         made.append(store)
         return store
 

@@ -20,6 +20,7 @@ A store that cannot start from these plain bytes (an encrypted one) is created b
 path in ``startup``, which also runs when anything here fails.
 """
 
+import errno
 import os
 import sqlite3
 from functools import cache
@@ -67,20 +68,23 @@ def fresh_image() -> bytes:
     return bytes(image)
 
 
-def place_image(path: Path, *, durable: bool = True) -> bool:
+def place_image(path: Path, *, durable: bool = True, template: Path | None = None) -> bool:
     """Create ``path`` from the image unless a file is there; True when ours was placed.
 
     False means something appeared at ``path`` meanwhile (another process's store, most
     likely): it is left as it is. ``durable=False`` skips the fsyncs, for scratch stores
-    such as the pytest fixtures'. An ``OSError`` (no room, no permission, a file system
-    without hard links) leaves nothing behind.
+    such as the pytest fixtures'. ``template`` is a file placed from the image before (the
+    fixtures' one per test session), copied by the kernel rather than written from memory.
+    An ``OSError`` (no room, no permission, a file system without hard links) leaves
+    nothing behind.
     """
     # The backup module's temporary files: locked while written, removed by the next start
     # when their writer died, and linked to their name only if it is free.
     from .backup import partial_file, publish
 
     with partial_file(path) as (temp, fd):
-        _write_all(fd, fresh_image())
+        if template is None or not _copied(template, fd):
+            _write_all(fd, fresh_image())
         return publish(temp, fd, [path], durable=durable) is not None
 
 
@@ -88,3 +92,34 @@ def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
         view = view[os.write(fd, view) :]
+
+
+# Where copy_file_range is missing (not Linux) or refused (some file systems, across mounts).
+_NO_KERNEL_COPY = frozenset({errno.ENOSYS, errno.EXDEV, errno.EINVAL, errno.EOPNOTSUPP})
+
+
+def _copied(template: Path, fd: int) -> bool:
+    """Copy ``template`` into the empty file ``fd`` inside the kernel; False, with ``fd``
+    empty again, when the kernel cannot or the template is not the image's size.
+
+    Measured on ext4, placing the 1.3 MB image this way took 0.6-0.9 ms where writing the
+    same bytes from memory took 0.5-4 ms, most often the latter inside a pytest run.
+    """
+    copy = getattr(os, "copy_file_range", None)  # Linux only
+    if copy is None:
+        return False
+    done = 0
+    source = os.open(template, os.O_RDONLY | os.O_CLOEXEC)
+    try:
+        while step := copy(source, fd, 1 << 24, done, done):
+            done += step
+    except OSError as exc:
+        if exc.errno not in _NO_KERNEL_COPY:
+            raise
+        done = -1
+    finally:
+        os.close(source)
+    if done != len(fresh_image()):
+        os.ftruncate(fd, 0)
+        return False
+    return True
