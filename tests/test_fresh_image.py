@@ -4,6 +4,7 @@ The image must be exactly what the DDL makes, a crash must never leave part of i
 target, and a file another process placed first must never be replaced.
 """
 
+import errno
 import json
 import os
 import signal
@@ -17,7 +18,7 @@ import pytest
 
 from tmws_store import SCHEMA_VERSION, StorageFullError, Store
 from tmws_store.backends.sqlite import startup
-from tmws_store.backends.sqlite.image import fresh_image, place_image
+from tmws_store.backends.sqlite.image import fresh_image, place_image, place_scratch_copy
 
 from ._procs import Workers, model_table_names
 from .helpers import identity, integrity, schema_of, small_tmpfs
@@ -106,6 +107,21 @@ def test_no_room_for_the_image_leaves_no_temporary_file(tmp_path: Path) -> None:
         with pytest.raises(StorageFullError, match="disk is full"):
             Store(path).init()
         assert partials(point) == []
+
+
+@pytest.mark.parametrize("template_on", ["the same file system", "another file system"])
+def test_no_room_for_a_scratch_copy_leaves_no_file(tmp_path: Path, template_on: str) -> None:
+    """The fixtures' copy of the 1.3 MB image on a full file system: a tmpfs with room for
+    the template beside it but not a second image, or the template on the test's own disk."""
+    same = template_on == "the same file system"
+    with small_tmpfs(tmp_path / "tiny", (2048 if same else 768) * 1024) as point:
+        source = (point if same else tmp_path) / "t.db"
+        assert place_image(source, durable=False)
+        path = point / "tmws.db"
+        with pytest.raises(OSError) as full:
+            place_scratch_copy(path, source)
+        assert full.value.errno == errno.ENOSPC
+        assert list(point.iterdir()) == ([source] if same else [])
 
 
 # A child that creates stores from the image with its writes slowed (64 KiB every 2 ms, about
@@ -208,9 +224,10 @@ def test_a_store_copied_from_a_template_file_is_the_image(tmp_path: Path, templa
             file.write(b"\0" * 4096)
     path = tmp_path / "tmws.db"
 
-    assert place_image(path, durable=False, template=source)
+    assert place_scratch_copy(path, source)
 
     assert path.read_bytes() == fresh_image()
     assert path.stat().st_mode & 0o777 == 0o600
-    assert partials(tmp_path) == []
     assert Store(path).init().action == "current"
+    assert not place_scratch_copy(path, source)  # never over an existing file
+    assert path.read_bytes() == fresh_image()

@@ -31,7 +31,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 from sqlmodel import Session
 
-from .backends.sqlite.image import place_image
+from .backends.sqlite.image import place_image, place_scratch_copy
 from .store import Store
 
 if TYPE_CHECKING:
@@ -119,8 +119,8 @@ def tmws_store_factory(tmp_path: Path, _tmws_image_file: Path) -> Iterator[Calla
             if path.exists():
                 raise taken
             store_kwargs.setdefault("key", secrets.token_hex(32))
-        elif not place_image(path, durable=False, template=_tmws_image_file):
-            raise taken  # (placed private, 0600, as init() makes it)
+        elif not place_scratch_copy(path, _tmws_image_file):  # private (0600), as init()'s
+            raise taken
         store = Store(path, **store_kwargs)
         store.init()  # the warm path: two numbers read from the file header
         made.append(store)
