@@ -111,6 +111,33 @@ def test_first_encrypted_store_creates_a_private_key_file_and_warns(tmp_path: Pa
     assert key_file.read_text() == text
 
 
+# A child killed while creating the key file: after writing the key to its temporary file,
+# before linking it to its name (publish, in the backup module, is where it dies).
+_KILLED_WHILE_CREATING_THE_KEY = """
+import os, signal
+from tmws_store import encryption
+from tmws_store.backends.sqlite import backup
+
+def die(*args, **kwargs):
+    os.kill(os.getpid(), signal.SIGKILL)
+
+backup.publish = die
+encryption.load_or_create_key(encryption.key_file_path())
+"""
+
+
+def test_a_key_file_creation_killed_midway_leaves_nothing_behind(tmp_path: Path) -> None:
+    key_file = key_file_path()
+    child = subprocess.run([sys.executable, "-c", _KILLED_WHILE_CREATING_THE_KEY], timeout=60)
+    assert child.returncode == -signal.SIGKILL
+    left = list(key_file.parent.iterdir())
+    assert [p.suffix for p in left] == [".partial"] and not key_file.exists()
+
+    with pytest.warns(KeyFileWarning), Store(tmp_path / "e.db", encrypted=True) as store:
+        store.init()
+    assert list(key_file.parent.iterdir()) == [key_file]
+
+
 def test_environment_variable_turns_encryption_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:

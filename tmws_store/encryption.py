@@ -137,10 +137,12 @@ def _create_key_file(path: Path) -> DatabaseKey:
     import secrets  # here: it loads hashlib and OpenSSL, which opening a store never needs
 
     # The backup module's temporary file: locked while written, linked to its name only if
-    # that is free, removed by a later start if this process dies first.
-    from .backends.sqlite.backup import partial_file, publish
+    # that is free. One whose process died before the link is removed here, by the next
+    # creation: a creation that succeeded leaves none, so nothing else looks for them.
+    from .backends.sqlite.backup import partial_file, publish, remove_partial_backups
 
     ensure_private_dirs(Location(path, "argument"))
+    remove_partial_backups(path.parent)
     secret = secrets.token_hex(_KEY_BYTES)
     with partial_file(path) as (temp, fd):
         os.write(fd, secret.encode())  # 64 bytes: one write
