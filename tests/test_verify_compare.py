@@ -396,3 +396,28 @@ def test_postgresql_extra_objects_are_listed_not_wrong(postgres_store_url: str) 
         ["api_keys.note"],
     )
     assert report.differences == report.tolerated_differences == []
+
+
+def test_postgresql_triggers_rules_and_views_are_problems(postgres_store_url: str) -> None:
+    """SQL of someone else's that would run inside the store's writes, as on SQLite."""
+    psql(
+        postgres_store_url,
+        "CREATE FUNCTION wipe() RETURNS trigger LANGUAGE plpgsql AS "
+        "$$ BEGIN DELETE FROM memories; RETURN NEW; END $$",
+        "CREATE TRIGGER evil AFTER UPDATE ON agents FOR EACH ROW EXECUTE FUNCTION wipe()",
+        "CREATE RULE no_tasks AS ON INSERT TO tasks DO INSTEAD NOTHING",
+        "CREATE VIEW busy AS SELECT agent_id FROM agents",
+    )
+    with Store(url=postgres_store_url) as store:
+        report = store.verify()
+    assert report.foreign_triggers_and_views == [
+        "rule no_tasks on tasks",
+        "trigger evil on agents",
+        "view busy",
+    ]
+    assert not report.ok
+    assert report.problems() == [
+        "rule no_tasks on tasks: not made by TMWS or tmws_store",
+        "trigger evil on agents: not made by TMWS or tmws_store",
+        "view busy: not made by TMWS or tmws_store",
+    ]

@@ -475,9 +475,27 @@ def verify_server(engine: Engine, location: ServerLocation) -> VerifyReport:
             )
             tables = set(inspect(conn).get_table_names())
             compare_with_models(report, conn, tables, compare_types=True)
+            report.foreign_triggers_and_views.extend(conn.execute(_TRIGGERS_AND_VIEWS).scalars())
     except DBAPIError as exc:
         raise as_store_error(exc, location, "verifying") from exc
     return report
+
+
+# Each trigger, view and rule in the store's schema, as SQLite's verify names them. The
+# schema makes none: whoever added one decides what the store's own writes do (a trigger or
+# a rule can empty a table when an agent is renamed; a view can stand where a table was).
+# Internal triggers are PostgreSQL's own (those enforcing foreign keys); "_RETURN" rules are
+# how views are made, and are reported as the view.
+_TRIGGERS_AND_VIEWS = text(
+    "SELECT 'trigger ' || t.tgname || ' on ' || c.relname FROM pg_trigger t "
+    "JOIN pg_class c ON c.oid = t.tgrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = current_schema() AND NOT t.tgisinternal "
+    "UNION ALL SELECT 'rule ' || r.rulename || ' on ' || r.tablename FROM pg_rules r "
+    "WHERE r.schemaname = current_schema() AND r.rulename <> '_RETURN' "
+    "UNION ALL SELECT 'view ' || c.relname FROM pg_class c "
+    "JOIN pg_namespace n ON n.oid = c.relnamespace "
+    "WHERE n.nspname = current_schema() AND c.relkind IN ('v', 'm') ORDER BY 1"
+)
 
 
 _PLAIN_TABLES = text(
