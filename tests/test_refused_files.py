@@ -28,6 +28,7 @@ from .helpers import (
     altered_copy,
     copy_reference,
     file_digest,
+    make_v1_store,
     run_sql,
     trace_start_up,
 )
@@ -222,3 +223,68 @@ def test_a_file_cut_short_raises_not_a_database(make, tmp_path: Path) -> None:
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"tmws-store init: {path} is damaged (")
     assert state(path) == before
+
+
+# --- a trigger added while init() waits for the write lock ---------------------------------
+
+# A child running init(), printing each statement of its connection as it starts: the parent
+# knows when it has passed the first look and waits at BEGIN IMMEDIATE.
+_TRACED_INIT = """
+import sys
+from tmws_store import Store, StoreError
+from tmws_store.backends.sqlite import startup
+
+real_connect = startup.connect
+
+def traced(path, busy_timeout, key=None):
+    con = real_connect(path, busy_timeout, key)
+    con.set_trace_callback(lambda sql: print(sql, flush=True))
+    return con
+
+startup.connect = traced
+try:
+    print("RESULT", Store(sys.argv[1]).init().action, flush=True)
+except StoreError as exc:
+    print("RESULT", type(exc).__name__, exc, flush=True)
+"""
+
+
+def _tmws_file_in_wal_mode(tmp: Path) -> Path:
+    path = copy_reference(REF34, tmp)
+    run_sql(path, "PRAGMA journal_mode = WAL")  # so that our lock lets init() read meanwhile
+    return path
+
+
+def _v1_store(tmp: Path) -> Path:
+    return make_v1_store(tmp / "tmws.db")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("make", [_tmws_file_in_wal_mode, _v1_store], ids=["adopt", "upgrade"])
+def test_a_trigger_added_while_init_waits_for_the_lock_is_refused(make, tmp_path: Path) -> None:
+    path = make(tmp_path)
+    version_before = sqlite3.connect(path).execute("PRAGMA user_version").fetchone()[0]
+    locker = sqlite3.connect(path, isolation_level=None)
+    locker.execute("BEGIN IMMEDIATE")  # the write lock init() will wait for
+    child = subprocess.Popen(
+        [sys.executable, "-c", _TRACED_INIT, str(path)], stdout=subprocess.PIPE, text=True
+    )
+    assert child.stdout is not None
+    seen = []
+    for line in child.stdout:  # its checks before the lock found nothing; now it waits
+        seen.append(line.strip())
+        if line.startswith("BEGIN IMMEDIATE"):
+            break
+    assert any("sqlite_master" in statement for statement in seen)  # it did look first
+    locker.execute(EVIL)
+    locker.execute("COMMIT")
+    locker.close()
+    out, _ = child.communicate(timeout=60)
+
+    result = [line for line in out.splitlines() if line.startswith("RESULT")]
+    assert len(result) == 1 and "ForeignDatabaseError" in result[0], out[-2000:]
+    assert "trigger evil on agents" in result[0]
+    con = sqlite3.connect(path)
+    assert con.execute("PRAGMA user_version").fetchone()[0] == version_before
+    con.close()
+    assert not list(tmp_path.glob("*.backup-*"))  # refused inside the lock, before the backup

@@ -343,6 +343,9 @@ def _migrate(
             now = read_identity(con)[1]
             if now >= migration.version:
                 return None  # another process ran it meanwhile
+            # Looked for before the lock too; a trigger or view added meanwhile would run
+            # inside this step's writes.
+            _refuse_schema_code(con, path)
             if backup is None:
                 # A backup, and a table rebuilt beside its old pages: each at most the
                 # file's size. Checked before anything is written.
@@ -463,7 +466,10 @@ def _initialise_on(
         app_id, version = read_identity(con)
         if app_id == schema.APPLICATION_ID and version >= schema.BASELINE_VERSION:
             return None  # another process created or adopted it meanwhile
-        return _complete(con, location, classify(con, path, app_id, version, target))
+        kind = classify(con, path, app_id, version, target)
+        if kind != "fresh":
+            _refuse_schema_code(con, path)  # again: one may have been added before our lock
+        return _complete(con, location, kind)
 
     report = _write_locked(con, create_or_adopt)
     ran, backup = _migrate(con, location, migrations, target, report.backup if report else None)
