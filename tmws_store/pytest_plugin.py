@@ -98,6 +98,25 @@ def _tmws_image_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def _fresh_store(folder: Path, image: Path, name: str = "tmws", **store_kwargs: Any) -> Store:
+    """A fresh, initialised store at ``<folder>/<name>.db``: a copy of the image file, or an
+    encrypted one made by init() itself (the image is plain bytes)."""
+    if not name or Path(name).name != name:
+        raise ValueError(f"store name {name!r} must be a plain file name, without folders")
+    path = folder / f"{name}.db"
+    taken = FileExistsError(f"a store named {name!r} exists already in this test")
+    if store_kwargs.get("encrypted") or store_kwargs.get("key") is not None:
+        if path.exists():
+            raise taken
+        # A key of its own: never the user's key file.
+        store_kwargs.setdefault("key", secrets.token_hex(32))
+    elif not place_scratch_copy(path, image):  # private (0600), as init() makes it
+        raise taken
+    store = Store(path, **store_kwargs)
+    store.init()  # the warm path: two numbers read from the file header
+    return store
+
+
 @pytest.fixture
 def tmws_store_factory(tmp_path: Path, _tmws_image_file: Path) -> Iterator[Callable[..., Store]]:
     """Make fresh stores: ``tmws_store_factory()`` or ``tmws_store_factory("name")``.
@@ -109,22 +128,8 @@ def tmws_store_factory(tmp_path: Path, _tmws_image_file: Path) -> Iterator[Calla
     made: list[Store] = []
 
     def make(name: str = "tmws", **store_kwargs: Any) -> Store:
-        if not name or Path(name).name != name:
-            raise ValueError(f"store name {name!r} must be a plain file name, without folders")
-        path = tmp_path / f"{name}.db"
-        taken = FileExistsError(f"a store named {name!r} exists already in this test")
-        if store_kwargs.get("encrypted") or store_kwargs.get("key") is not None:
-            # An encrypted store is made by init() itself (the image is plain bytes), with a
-            # key of its own: never the user's key file.
-            if path.exists():
-                raise taken
-            store_kwargs.setdefault("key", secrets.token_hex(32))
-        elif not place_scratch_copy(path, _tmws_image_file):  # private (0600), as init()'s
-            raise taken
-        store = Store(path, **store_kwargs)
-        store.init()  # the warm path: two numbers read from the file header
-        made.append(store)
-        return store
+        made.append(_fresh_store(tmp_path, _tmws_image_file, name, **store_kwargs))
+        return made[-1]
 
     yield make
     for store in made:
@@ -134,9 +139,14 @@ def tmws_store_factory(tmp_path: Path, _tmws_image_file: Path) -> Iterator[Calla
 
 
 @pytest.fixture
-def tmws_store(tmws_store_factory: Callable[..., Store]) -> Store:
-    """A fresh, initialised store in the test's temp dir, closed after the test."""
-    return tmws_store_factory()
+def tmws_store(tmp_path: Path, _tmws_image_file: Path) -> Iterator[Store]:
+    """A fresh, initialised store in the test's temp dir (``tmws.db``), closed after the test.
+
+    Made as ``tmws_store_factory()`` makes one, without that fixture: a layer fewer to set up.
+    """
+    store = _fresh_store(tmp_path, _tmws_image_file)
+    yield store
+    store.close()  # as the factory's: also any aiosqlite connections the test left open
 
 
 @pytest.fixture
