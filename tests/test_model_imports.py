@@ -55,6 +55,22 @@ CHILD = textwrap.dedent(
     engine.dispose()
     report["built_by_loading"] = built()
 
+    # Nor do the constructor, the check before each write and reading back, on another store.
+    from tmws_store import Agent
+    other = Store(fresh + ".other")
+    with other.session() as session:
+        session.add(Agent(agent_id="made", display_name="Made"))
+    try:
+        with other.session() as session:
+            session.add(Agent(agent_id="bad", display_name="Bad", status="bogus"))
+        report["refused_before_write"] = None
+    except ValidationError as exc:
+        report["refused_before_write"] = [(e["type"], list(e["loc"])) for e in exc.errors()]
+    with other.session(readonly=True) as session:
+        report["written"] = [a.agent_id for a in session.exec(select(Agent)).all()]
+    other.close()
+    report["built_by_sessions"] = built()
+
     def values(row):  # the row's fields, read as attributes: nothing is built
         return {name: getattr(row, name) for name in type(row).model_fields}
 
@@ -146,6 +162,13 @@ def test_importing_the_models_builds_no_schema(report: dict[str, Any]) -> None:
 @pytest.mark.slow
 def test_loading_rows_builds_no_schema(report: dict[str, Any]) -> None:
     assert report["built_by_loading"] == []
+
+
+@pytest.mark.slow
+def test_constructor_and_check_before_write_build_no_schema(report: dict[str, Any]) -> None:
+    assert report["written"] == ["made"]
+    assert report["refused_before_write"] == [["enum", ["status"]]]
+    assert report["built_by_sessions"] == []
 
 
 @pytest.mark.slow
