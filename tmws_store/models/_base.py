@@ -115,7 +115,12 @@ class TMWSModel(SQLModel, registry=registry()):
         __tablename__: ClassVar[str]  # pyright: ignore[reportIncompatibleVariableOverride]
 
     # Merged by Pydantic into SQLModel's own config (SQLModelConfig, a ConfigDict).
-    model_config = VALUE_CONFIG  # type: ignore[assignment]
+    # ``defer_build``: a model's validator and serializer are generated the first time it
+    # validates, dumps or gives its JSON schema, not when the class is made. That was a third
+    # of importing the 42 models, and sessions never need them: the constructor, the check
+    # before each write (``validate_instance``) and insert_many use validators of their own.
+    # The schema built later is the very same (tests/test_model_imports.py builds them all).
+    model_config = ConfigDict(**VALUE_CONFIG, defer_build=True)  # type: ignore[assignment]
 
     @field_validator("*")
     @classmethod
