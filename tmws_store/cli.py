@@ -42,16 +42,13 @@ Each command is a function taking the ``Store`` and the parsed arguments and ret
 the other, so ``--json`` and the text always say the same thing.
 """
 
-import argparse
 import contextlib
 import itertools
-import json
 import os
-import signal
 import sys
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import asdict, dataclass
-from typing import Any, BinaryIO, NoReturn, TextIO
+from functools import cache
+from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 
 from .errors import StoreError
 from .paths import mask_url
@@ -59,18 +56,45 @@ from .reports import counted
 from .schema import table_names
 from .store import Store
 
+# argparse, json and signal are imported where they are needed, not here: a plain
+# ``status``, ``path`` or ``init`` needs none of them, and importing them (argparse brings
+# gettext, locale and shutil with zlib, bz2 and lzma) is a good part of such a command's time
+# (#16; tests/test_cli_startup.py).
+if TYPE_CHECKING:
+    import argparse
+
 __all__ = ["main"]
 
 PROG = "tmws-store"
 
 
-@dataclass
+class Arguments:
+    """The parsed command line: what ``argparse`` would return, read by the commands.
+
+    A plain class, so that ``_plain_arguments`` can fill one without importing argparse;
+    argparse fills it too (``parse_args(namespace=...)``). Each attribute exists only once
+    set: argparse tells an option given before the command name by its presence.
+    """
+
+    command: str
+    db: str | None
+    json: bool
+    quiet: bool
+    tables: bool  # status only
+    dest: str | None  # backup only
+    source: str  # copy only
+    target: str  # copy only
+
+
 class Result:
     """What a command found: ``data`` for ``--json``, ``text`` for people, the exit status."""
 
-    data: dict[str, Any]
-    text: str
-    status: int = 0
+    __slots__ = ("data", "status", "text")
+
+    def __init__(self, data: dict[str, Any], text: str, status: int = 0) -> None:
+        self.data = data
+        self.text = text
+        self.status = status
 
 
 def _expected_tables() -> int:
@@ -79,20 +103,37 @@ def _expected_tables() -> int:
 
 
 def _plain(record: Any) -> dict[str, Any]:
-    """A report dataclass as JSON-ready data (paths as strings, tuples as lists)."""
-    plain: dict[str, Any] = json.loads(json.dumps(asdict(record), default=str))
-    return plain
+    """A report dataclass as JSON-ready data (paths as strings, tuples as lists).
+
+    The same data as a JSON round trip of ``dataclasses.asdict`` (which tests/test_cli_startup.py
+    holds it to), made without either: the text of a short command needs the data too, and
+    neither json nor the conversion is otherwise loaded or run for it.
+    """
+    return {name: _jsonable(getattr(record, name)) for name in record.__dataclass_fields__}
+
+
+def _jsonable(value: object) -> object:
+    """``value`` as ``json.loads(json.dumps(value, default=str))`` gives it back, for the
+    values reports hold: text, numbers, None, paths, and lists, tuples and dicts of them
+    (dict keys are table names, text already)."""
+    if value is None or isinstance(value, str | int | float):  # a bool is an int
+        return value
+    if isinstance(value, list | tuple):
+        return [_jsonable(item) for item in value]
+    if isinstance(value, dict):
+        return {str(key): _jsonable(item) for key, item in value.items()}
+    return str(value)
 
 
 # --- the commands -----------------------------------------------------------------------
 
 
-def cmd_path(store: Store, args: argparse.Namespace) -> Result:
+def cmd_path(store: Store, args: Arguments) -> Result:
     """Where the database is and which setting chose it; never opens the file."""
     return Result(store.location.as_dict(), store.location.describe())
 
 
-def cmd_init(store: Store, args: argparse.Namespace) -> Result:
+def cmd_init(store: Store, args: Arguments) -> Result:
     """Create, complete or confirm the database; the report names any backup made first."""
     report = store.init()
     return Result(_plain(report), report.summary())
@@ -111,7 +152,7 @@ def _rows_table(rows: dict[str, int]) -> list[str]:
     ]
 
 
-def cmd_status(store: Store, args: argparse.Namespace) -> Result:
+def cmd_status(store: Store, args: Arguments) -> Result:
     """A quick look at the store, without creating, completing or changing anything."""
     report = store.status(rows=args.tables)
     where = report.where
@@ -166,7 +207,7 @@ def _encryption_line(store: Store, encrypted: bool) -> str:
     return f"encrypted (SQLCipher, {key.shown})"
 
 
-def cmd_verify(store: Store, args: argparse.Namespace) -> Result:
+def cmd_verify(store: Store, args: Arguments) -> Result:
     """Compare the file with the models (read-only); exit status 1 names every problem."""
     report = store.verify()
     data = _plain(report) | {"ok": report.ok, "problems": report.problems()}
@@ -260,7 +301,7 @@ def _size_unless_told() -> tuple[int | None, int | None]:
     return (None, None) if size.columns and size.lines else (80, 24)
 
 
-def _progress_bar(args: argparse.Namespace, *label_and_unit: str) -> ProgressBar:
+def _progress_bar(args: Arguments, *label_and_unit: str) -> ProgressBar:
     """A ``ProgressBar`` that ``--quiet`` keeps from drawing, even on a terminal.
 
     Made with the label (and unit) alone, then switched off: a stand-in for ``ProgressBar``
@@ -272,7 +313,7 @@ def _progress_bar(args: argparse.Namespace, *label_and_unit: str) -> ProgressBar
     return bar
 
 
-def cmd_backup(store: Store, args: argparse.Namespace) -> Result:
+def cmd_backup(store: Store, args: Arguments) -> Result:
     """Copy the file as it is now (never creating, completing or changing it)."""
     bar = _progress_bar(args, "backup")
     try:
@@ -292,7 +333,7 @@ def _open(where: str, *, encrypted: bool | None = None) -> Store:
     )
 
 
-def cmd_encrypt(store: Store, args: argparse.Namespace) -> Result:
+def cmd_encrypt(store: Store, args: Arguments) -> Result:
     """Encrypt the plain store file with the key file (created if missing), after a backup."""
     from .encryption import encrypt_file, key_file_path, load_or_create_key
 
@@ -307,7 +348,7 @@ def cmd_encrypt(store: Store, args: argparse.Namespace) -> Result:
     return Result(data, text)
 
 
-def cmd_decrypt(store: Store, args: argparse.Namespace) -> Result:
+def cmd_decrypt(store: Store, args: Arguments) -> Result:
     """Decrypt the store file with the key file, after a backup (an encrypted one)."""
     from .encryption import decrypt_file, key_file_path, load_or_create_key
 
@@ -321,7 +362,7 @@ def cmd_decrypt(store: Store, args: argparse.Namespace) -> Result:
     return Result(data, text)
 
 
-def cmd_copy(store: Store, args: argparse.Namespace) -> Result:
+def cmd_copy(store: Store, args: Arguments) -> Result:
     """Copy every row of ``--from`` into the empty ``--to``, and check each one arrived.
 
     Either side is a file path or a URL (``sqlite:///...``, ``postgresql+psycopg://...``).
@@ -350,7 +391,7 @@ def cmd_copy(store: Store, args: argparse.Namespace) -> Result:
     return Result(data, report.summary())
 
 
-Command = Callable[[Store, argparse.Namespace], Result]
+Command = Callable[[Store, Arguments], Result]
 
 COMMANDS: dict[str, tuple[Command, str]] = {
     "path": (cmd_path, "show where the database is, and why"),
@@ -382,16 +423,24 @@ class _UsageError(Exception):
         return f"{self.prog}: error: {self.message} (see `{PROG} --help`)"
 
 
-class _Parser(argparse.ArgumentParser):
-    """argparse, but a usage error is one line (argparse's default also prints the usage)."""
+@cache
+def _parser_class() -> "type[argparse.ArgumentParser]":
+    """argparse's parser, but a usage error is one line (argparse's default also prints the
+    usage). Made on first use: argparse is imported only by a command line that needs it."""
+    import argparse
 
-    def error(self, message: str) -> NoReturn:
-        # Raised, not printed: argparse quotes the arguments it rejects, URLs among them.
-        raise _UsageError(self.prog, message)
+    class _Parser(argparse.ArgumentParser):
+        def error(self, message: str) -> NoReturn:
+            # Raised, not printed: argparse quotes the arguments it rejects, URLs among them.
+            raise _UsageError(self.prog, message)
+
+    return _Parser
 
 
-def _common_options(*, keep_earlier: bool) -> "_Parser":
-    options = _Parser(add_help=False)
+def _common_options(*, keep_earlier: bool) -> "argparse.ArgumentParser":
+    import argparse
+
+    options = _parser_class()(add_help=False)
     # The options are accepted before and after the command name. The subcommand's copy
     # must not overwrite a value given before the name with its default, hence SUPPRESS.
     db_default = argparse.SUPPRESS if keep_earlier else None
@@ -416,12 +465,12 @@ def _common_options(*, keep_earlier: bool) -> "_Parser":
     return options
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+def build_parser(only: str | None = None) -> "argparse.ArgumentParser":
     """The argument parser of the ``tmws-store`` command; with ``only``, of that command alone
     (a parser per command costs a few milliseconds, most of a short command's own time)."""
     from . import __version__
 
-    parser = _Parser(
+    parser = _parser_class()(
         prog=PROG,
         description="Look after the TMWS database (~/.tmws/data/tmws.db by default).",
         epilog="The file is, in order: --db, TMWS_DATABASE_URL, $TMWS_HOME/data/tmws.db, "
@@ -482,15 +531,61 @@ def _asks_for_help_or_version(word: str) -> bool:
     return len(word) > 2 and ("--help".startswith(word) or "--version".startswith(word))
 
 
-def _parse(argv: Sequence[str]) -> argparse.Namespace:
+# The commands that take the common options alone (and status its --tables), which
+# ``_plain_arguments`` reads without argparse; backup and copy have arguments of their own.
+_PLAIN_COMMANDS = frozenset({"path", "init", "status", "verify", "encrypt", "decrypt"})
+_PLAIN_FLAGS = {"--json": "json", "--quiet": "quiet", "-q": "quiet"}
+
+
+def _plain_arguments(argv: Sequence[str]) -> Arguments | None:
+    """``argv`` read as argparse reads it, when it is one of the plain command lines of the
+    commands above: the command name, ``--db VALUE`` or ``--db=VALUE``, ``--json``,
+    ``--quiet``/``-q``, and ``--tables`` after ``status``, each word spelt out in full.
+
+    None for anything else (an abbreviation, ``--help``, a value starting with "-", a second
+    command, ``--``, an unknown word): argparse then reads it, and every message and every
+    odd case stays argparse's. tests/test_cli_startup.py holds the two readings equal.
+    """
+    values: dict[str, object] = {"db": None, "json": False, "quiet": False}
+    words = iter(argv)
+    for word in words:
+        if word in _PLAIN_FLAGS:
+            values[_PLAIN_FLAGS[word]] = True
+        elif word == "--db":
+            value = next(words, None)
+            if value is None or value.startswith("-"):
+                return None  # argparse's error, or a value it may read otherwise
+            values["db"] = value
+        elif word.startswith("--db="):
+            values["db"] = word.removeprefix("--db=")
+        elif word in _PLAIN_COMMANDS and "command" not in values:
+            values["command"] = word
+            if word == "status":
+                values["tables"] = False
+        elif word == "--tables" and values.get("command") == "status":
+            values["tables"] = True
+        else:
+            return None
+    if "command" not in values:
+        return None
+    args = Arguments()
+    for name, read in values.items():
+        setattr(args, name, read)
+    return args
+
+
+def _parse(argv: Sequence[str]) -> Arguments:
     """The parsed arguments; raises ``_UsageError`` for what argparse refuses, and more."""
+    plain = _plain_arguments(argv)
+    if plain is not None:
+        return plain
     only = _command_named(argv)
     try:
         if only is None or any(_asks_for_help_or_version(word) for word in argv):
             raise _UsageError(PROG, "not one plain command")  # the whole parser decides
-        args = build_parser(only).parse_args(argv)
+        args = build_parser(only).parse_args(argv, namespace=Arguments())
     except _UsageError:
-        args = build_parser().parse_args(argv)
+        args = build_parser().parse_args(argv, namespace=Arguments())
     if args.command == "copy" and args.db is not None:
         # Ignoring it would copy other stores than the user may think they named.
         raise _UsageError(
@@ -537,18 +632,22 @@ def _one_line(exc: BaseException) -> str:
 # --- running a command ------------------------------------------------------------------
 
 
-@dataclass
 class Output:
     """What ``main`` prints on stdout and on stderr, and the exit status."""
 
-    out: str = ""
-    err: str = ""
-    status: int = 0
+    __slots__ = ("err", "out", "status")
+
+    def __init__(self, out: str = "", err: str = "", status: int = 0) -> None:
+        self.out = out
+        self.err = err
+        self.status = status
 
 
 def _failure(as_json: bool, kind: str, line: str, message: str, status: int) -> Output:
     """An error: ``line`` on stderr, or with ``--json`` one object on stdout instead."""
     if as_json:
+        import json
+
         error = {"error": {"type": kind, "message": message}}
         return Output(out=json.dumps(error, indent=2, sort_keys=True) + "\n", status=status)
     return Output(err=line + "\n", status=status)
@@ -581,6 +680,8 @@ def _run(argv: Sequence[str]) -> Output:
     if args.quiet and result.status == 0:
         return Output()
     if args.json:
+        import json
+
         data = json.dumps(result.data, indent=2, sort_keys=True)
         return Output(out=data + "\n", status=result.status)
     return Output(out=result.text + "\n", status=result.status)
@@ -596,6 +697,8 @@ def _reader_gone() -> int:
     default action is not restored instead: as those docs warn, it would also end the
     process without a word when a socket (a PostgreSQL connection) breaks.
     """
+    import signal
+
     devnull = os.open(os.devnull, os.O_WRONLY)
     try:
         for stream in (sys.stdout, sys.stderr):
