@@ -384,3 +384,20 @@ def test_parsing_one_command_alone_reads_argv_as_the_whole_parser_does(argv: lis
 
     whole = outcome(build_parser().parse_args)
     assert outcome(_parse) == whole
+
+
+def test_copy_between_two_named_files_ignores_an_unusable_default(
+    tmp_path: Path, monkeypatch
+) -> None:
+    """copy names both its stores: the default one (here an invalid TMWS_DATABASE_URL) is
+    never built."""
+    source, target = tmp_path / "from.db", tmp_path / "to.db"
+    with Store(source) as store, store.session() as session:
+        session.add(Agent(agent_id="athena", display_name="Athena"))
+    monkeypatch.setenv("TMWS_DATABASE_URL", "mysql://nobody@nowhere/none")
+    assert run_cli("status").returncode == 2  # the default store is unusable indeed
+
+    done = run_cli("copy", "--from", str(source), "--to", str(target), "--json")
+
+    assert (done.returncode, done.stderr) == (0, "")
+    assert json.loads(done.stdout)["rows"]["agents"] == 1

@@ -381,9 +381,9 @@ def cmd_copy(store: Store, args: Arguments) -> Result:
             bars["copy"].finish()
         bars[step](done, total)
 
-    with _open(args.source) as source, _open(args.target) as target:
+    with _open(args.target) as target:  # ``store`` is the source: ``main`` opened --from
         try:
-            report = copy_store(source, target, progress=progress)
+            report = copy_store(store, target, progress=progress)
         finally:
             for bar in bars.values():
                 bar.finish()
@@ -664,11 +664,12 @@ def _run(argv: Sequence[str]) -> Output:
     except SystemExit as exit_:  # --help and --version (already printed)
         return Output(status=exit_.code if isinstance(exit_.code, int) else 2)
     run = COMMANDS[args.command][0]
+    # The store a command works on; copy's is its source, so that it builds no default
+    # Store (which an unusable TMWS_DATABASE_URL would stop) between two stores it names.
+    where = args.source if args.command == "copy" else args.db
     try:
         encrypted = False if args.command in _CONVERSIONS else None
-        with (
-            _open(args.db, encrypted=encrypted) if args.db else Store(encrypted=encrypted) as store
-        ):
+        with _open(where, encrypted=encrypted) if where else Store(encrypted=encrypted) as store:
             result = run(store, args)
     except (StoreError, OSError) as exc:
         message = _hide_passwords(_one_line(exc), urls)
