@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 from sqlalchemy import event, inspect, type_coerce
 from sqlalchemy.orm import configure_mappers
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from tmws_store import Memory, Store, TMWSModel
 from tmws_store.types import JSONDict, JSONList, JSONValue, TrackedDict, TrackedList, UTCDateTime
@@ -374,3 +374,26 @@ def test_a_json_value_of_the_wrong_type_fails_the_load_as_before(
     set_raw(store, f"UPDATE memories SET {column} = ?", (text,))
     with pytest.raises(ValueError, match=f"Attribute '{column}' does not accept objects of type"):
         load_memories(store)
+
+
+def test_each_loaded_object_gets_pydantic_state_of_its_own(tmp_path: Path) -> None:
+    # Rows are built with __new__ alone: it must leave what SQLModel's leaves, and no two
+    # objects may share the set of fields given (Pydantic adds to it on assignment).
+    store = memory_store(tmp_path / "t.db", 2)
+    reference = SQLModel.__new__(Memory)
+    with Session(store.engine) as session:
+        first, second = session.exec(select(Memory).order_by(Memory.id)).all()  # type: ignore[arg-type]
+        for memory in (first, second):
+            assert memory.__pydantic_fields_set__ == reference.__pydantic_fields_set__ == set()
+            assert memory.__pydantic_extra__ is reference.__pydantic_extra__ is None
+            assert memory.__pydantic_private__ is reference.__pydantic_private__ is None
+        first.content = "changed"
+        assert first.model_fields_set == {"content"}
+        assert second.model_fields_set == set()
+        assert first.model_dump()["content"] == "changed" and second.model_dump()["content"] == "x"
+        session.commit()
+    with Session(store.engine) as session:
+        assert [m.content for m in session.exec(select(Memory).order_by(Memory.id))] == [  # type: ignore[arg-type]
+            "changed",
+            "x",
+        ]
