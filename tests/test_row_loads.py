@@ -18,10 +18,10 @@ from typing import Any
 import pytest
 from sqlalchemy import event, inspect, type_coerce
 from sqlalchemy.orm import configure_mappers
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from tmws_store import Memory, Store, TMWSModel
-from tmws_store.types import JSONDict, JSONValue, TrackedDict, UTCDateTime
+from tmws_store.types import JSONDict, JSONList, JSONValue, TrackedDict, TrackedList, UTCDateTime
 
 from .helpers import REF42, copy_reference
 
@@ -322,3 +322,78 @@ def test_a_plain_json_type_and_a_tracked_one_are_not_one_cached_statement(tmp_pa
         plain = conn.execute(select(type_coerce(context, JSONValue()))).scalar_one()
         tracked = conn.execute(select(type_coerce(context, JSONDict))).scalar_one()
     assert (type(plain), type(tracked)) == (dict, TrackedDict)
+
+
+# Every kind of text a JSON column may hold, for each reader: SQL NULL, the JSON null and
+# scalars, the empty value of the other flavour ("[]" in an object column), and JSON_TEXTS.
+READ_TEXTS: list[str | None] = [None, "null", "3", '"s"', "[]", "{}", "[1, 2]", *JSON_TEXTS]
+
+
+def expected_read(text: str | None, tracked: type[TrackedDict] | type[TrackedList] | None) -> Any:
+    """What a reader gave before its fast paths: ``json.loads``'s value, made tracked when it
+    is of the tracked type's plain type (dict or list)."""
+    value: Any = None if text is None else json.loads(text)
+    if tracked is not None and type(value) is tracked.plain:
+        return tracked(value)
+    return value
+
+
+@pytest.mark.parametrize(
+    "column_type",
+    [JSONValue(), JSONDict, JSONList],
+    ids=["plain", "tracked dict", "tracked list"],
+)
+def test_every_json_text_reads_as_json_loads_gives_through_each_reader(
+    tmp_path: Path, column_type: JSONValue
+) -> None:
+    store = memory_store(tmp_path / "t.db", len(READ_TEXTS))
+    set_raw(
+        store,
+        "UPDATE memories SET summary = ? WHERE id = ?",
+        *((text, f"m{i}") for i, text in enumerate(READ_TEXTS)),
+    )
+    table = Memory.__table__  # type: ignore[attr-defined]
+    read = select(table.c.id, type_coerce(table.c.summary, column_type))
+    with store.engine.connect() as conn:
+        got = {key: value for key, value in conn.execute(read)}
+    for i, text in enumerate(READ_TEXTS):
+        value, expected = got[f"m{i}"], expected_read(text, column_type.tracked_as)
+        assert type(value) is type(expected), text
+        if text is not None and "NaN" in text:
+            assert math.isnan(value["nan"]), text
+        else:
+            assert value == expected, text
+            assert json.dumps(value) == json.dumps(expected), text
+
+
+@pytest.mark.parametrize(("column", "text"), [("context", "[]"), ("tags", "{}"), ("tags", "3")])
+def test_a_json_value_of_the_wrong_type_fails_the_load_as_before(
+    tmp_path: Path, column: str, text: str
+) -> None:
+    store = memory_store(tmp_path / "t.db", 1)
+    set_raw(store, f"UPDATE memories SET {column} = ?", (text,))
+    with pytest.raises(ValueError, match=f"Attribute '{column}' does not accept objects of type"):
+        load_memories(store)
+
+
+def test_each_loaded_object_gets_pydantic_state_of_its_own(tmp_path: Path) -> None:
+    # Rows are built with __new__ alone: it must leave what SQLModel's leaves, and no two
+    # objects may share the set of fields given (Pydantic adds to it on assignment).
+    store = memory_store(tmp_path / "t.db", 2)
+    reference = SQLModel.__new__(Memory)
+    with Session(store.engine) as session:
+        first, second = session.exec(select(Memory).order_by(Memory.id)).all()  # type: ignore[arg-type]
+        for memory in (first, second):
+            assert memory.__pydantic_fields_set__ == reference.__pydantic_fields_set__ == set()
+            assert memory.__pydantic_extra__ is reference.__pydantic_extra__ is None
+            assert memory.__pydantic_private__ is reference.__pydantic_private__ is None
+        first.content = "changed"
+        assert first.model_fields_set == {"content"}
+        assert second.model_fields_set == set()
+        assert first.model_dump()["content"] == "changed" and second.model_dump()["content"] == "x"
+        session.commit()
+    with Session(store.engine) as session:
+        assert [m.content for m in session.exec(select(Memory).order_by(Memory.id))] == [  # type: ignore[arg-type]
+            "changed",
+            "x",
+        ]
