@@ -153,6 +153,19 @@ class TMWSModel(SQLModel, registry=registry()):
         set_private(new, None)
         return new
 
+    def __setattr__(self, name: str, value: Any) -> None:
+        """SQLModel's assignment, with a JSON value made tracked before it is stored.
+
+        SQLModel sets a column through SQLAlchemy's events, which store a tracked copy of a
+        dict or list, and then stores the plain value over that copy for Pydantic: in-place
+        edits of it after the next flush were not saved. Made tracked first, the one value is
+        stored in both places.
+        """
+        tracked = tracked_json_classes(type(self)).get(name)
+        if tracked is not None and isinstance(value, tracked.plain):
+            value = tracked.coerce(name, value)
+        super().__setattr__(name, value)
+
     def __init__(self, **data: Any) -> None:
         """What SQLModel's constructor of a table model does, with a plan made once per model.
 
@@ -180,10 +193,11 @@ class TMWSModel(SQLModel, registry=registry()):
                 defaults[name] = default
         fields_set = set(given)
         given.update(defaults)
-        loaded: dict[str, Any] = vars(self)
         for name, value in given.items():
-            set_attribute(self, name, value)  # SQLAlchemy's events and history
-            loaded[name] = value  # then Pydantic's copy, as SQLModel's __setattr__ leaves it
+            # SQLAlchemy's events and history. What they store in the instance __dict__ is
+            # the value Pydantic reads too: for a JSON column, its tracked copy (SQLModel then
+            # stores the plain value over it, and in-place edits after a flush were lost).
+            set_attribute(self, name, value)
         object.__setattr__(self, "__pydantic_fields_set__", fields_set)
         object.__setattr__(self, "__pydantic_extra__", None)
         object.__setattr__(self, "__pydantic_private__", None)
@@ -225,6 +239,20 @@ def column_checks(model: type[TMWSModel]) -> dict[str, Callable[[Any], Any]]:
         elif isinstance(column_type, UTCDateTime):
             checks[prop.key] = storable_datetime
     return checks
+
+
+@per_model
+def tracked_json_classes(model: type[TMWSModel]) -> dict[str, Any]:
+    """Per attribute of a JSON column whose in-place edits are saved, the class its values
+    are tracked as (``TrackedDict`` or ``TrackedList``); empty for a model that is no table."""
+    mapper = inspect(model, raiseerr=False)
+    if mapper is None:
+        return {}
+    return {
+        attribute.key: tracked
+        for attribute in mapper.column_attrs
+        if (tracked := getattr(attribute.columns[0].type, "tracked_as", None)) is not None
+    }
 
 
 @per_model
