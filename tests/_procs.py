@@ -95,25 +95,93 @@ TRACED_INIT_CHILD = textwrap.dedent(
 )
 
 
-# A child that runs Store(argv[1]).init() with every SQLite statement slowed down, so that a
-# kill -9 from the parent lands inside the init transaction. It prints "ready" first.
-SLOW_INIT_CHILD = textwrap.dedent(
+# For Forks: run(path) runs Store(path).init() with every SQLite statement slowed down, so that
+# a kill -9 from the parent lands inside the init transaction.
+SLOW_INIT = """
+import time
+import tmws_store.models  # loaded now, not inside init(): the kill window is init's alone
+from tmws_store import Store
+from tmws_store.backends.sqlite import startup
+real = startup.connect
+def slow(p, t, key=None):
+    con = real(p, t, key)
+    con.set_progress_handler(lambda: time.sleep(0.0002) or 0, 50)
+    return con
+startup.connect = slow
+def run(path):
+    Store(path).init()
+"""
+
+
+# Appended to a script that imports what it needs and defines run(*args): for each line of
+# tab-separated arguments on stdin, forks a child that calls run(*args), prints the child's pid,
+# and, on the next line from stdin, reaps it and prints how it ended (-9: killed; 0: run
+# returned; 1: run raised, its traceback on stderr). Reaped only when asked: until then a killed
+# child stays a zombie, so its pid cannot be taken by another process before the kill lands.
+FORK_LOOP = textwrap.dedent(
     """
-    import sys, time
-    import tmws_store.models  # loaded now, not inside init(): the kill window is init's alone
-    from tmws_store import Store
-    from tmws_store.backends.sqlite import startup
-    real = startup.connect
-    def slow(p, t, key=None):
-        con = real(p, t, key)
-        con.set_progress_handler(lambda: time.sleep(0.0002) or 0, 50)
-        return con
-    startup.connect = slow
+    import os as _os, sys as _sys, traceback as _traceback
     print("ready", flush=True)
-    Store(sys.argv[1]).init()
-    print("done", flush=True)
+    for _line in iter(_sys.stdin.readline, ""):
+        _pid = _os.fork()
+        if _pid == 0:
+            _code = 1
+            try:
+                run(*_line.rstrip("\\n").split("\\t"))
+                _code = 0
+            except BaseException:
+                _traceback.print_exc()
+            finally:
+                _sys.stderr.flush()
+                _os._exit(_code)
+        print(_pid, flush=True)
+        _sys.stdin.readline()
+        print(_os.waitstatus_to_exitcode(_os.waitpid(_pid, 0)[1]), flush=True)
     """
 )
+
+
+class Forks:
+    """A child that imports once, then forks a fresh process per trial (``FORK_LOOP``).
+
+    Each trial costs its own work alone, not the second a new interpreter takes to import
+    sqlmodel and the models; the forked process is a real one, killed for real.
+    """
+
+    def __init__(self, script: str) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", textwrap.dedent(script) + FORK_LOOP],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+        )
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        self.stdin, self.stdout = self.proc.stdin, self.proc.stdout
+        assert self.stdout.readline() == "ready\n", "the forking child did not start"
+
+    def start(self, *args: str) -> int:
+        """Fork a process that runs ``run(*args)``; its pid, as soon as it exists."""
+        self.stdin.write("\t".join(args) + "\n")
+        self.stdin.flush()
+        return int(self.stdout.readline())
+
+    def wait(self) -> int:
+        """Wait for the last started process to end, and reap it: how it ended."""
+        self.stdin.write("reap\n")
+        self.stdin.flush()
+        return int(self.stdout.readline())
+
+    def close(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        self.stdin.close()
+        self.stdout.close()
+
+    def __enter__(self) -> "Forks":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
 
 class Workers:
