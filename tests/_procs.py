@@ -51,19 +51,18 @@ def model_table_names() -> frozenset[str]:
     return frozenset(json.loads(out.stdout))
 
 
-# A child that runs Store(argv[1]).init() slowed down, and appends to the file argv[2] one
+# For Forks: run(path, log) runs Store(path).init() slowed down, and appends to the file log one
 # line per SQL statement of the start-up connection (its first two words) and around the
-# backup, so the parent knows where its kill -9 landed. Prints "ready" once imported, then
-# starts when a line arrives on stdin (so the parent can start it ahead of time).
-TRACED_INIT_CHILD = textwrap.dedent(
-    """
-    import os, sys, time
-    import tmws_store.models  # loaded now, not inside init(): the kill window is init's alone
-    from tmws_store import Store
-    from tmws_store.backends.sqlite import startup
-    from tmws_store.backends.sqlite.backup import backup_name, backup_to
+# backup, so the parent knows where its kill -9 landed.
+TRACED_INIT = """
+import os, time
+import tmws_store.models  # loaded now, not inside init(): the kill window is init's alone
+from tmws_store import Store
+from tmws_store.backends.sqlite import startup
+from tmws_store.backends.sqlite.backup import backup_name, backup_to
 
-    log = os.open(sys.argv[2], os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+def run(path, log_path):
+    log = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
 
     def mark(text):
         os.write(log, (" ".join(text.split()[:2]) + "\\n").encode())
@@ -87,12 +86,9 @@ TRACED_INIT_CHILD = textwrap.dedent(
 
     startup.connect = traced
     startup.backup_beside = slow_backup
-    print("ready", flush=True)
-    sys.stdin.readline()
-    Store(sys.argv[1]).init()
+    Store(path).init()
     mark("init returned")
-    """
-)
+"""
 
 
 # For Forks: run(path) runs Store(path).init() with every SQLite statement slowed down, so that
