@@ -180,30 +180,128 @@ class Forks:
         self.close()
 
 
-class Workers:
-    """N worker processes running the same script, released together at each barrier."""
+# What Store.init() imports on its way to adopting, upgrading or creating a store on either
+# back end: a preload for Workers whose race is about init() itself, not about its imports.
+INIT_IMPORTS = (
+    "import alembic.migration, alembic.operations, tmws_store.backends.postgresql, "
+    "tmws_store.backends.sqlite.completion, tmws_store.backends.sqlite.migrate, "
+    "tmws_store.migrations, tmws_store.models"
+)
 
-    def __init__(self, script: str, count: int, sync: Path, env: dict | None = None) -> None:
+
+# Workers(preload=...): one child runs the preload (imports), then forks the workers, each
+# running the worker script as ``python -c SCRIPT SYNC N`` would, its stderr in SYNC/stderr-N;
+# it writes each one's exit status to SYNC/exit-N. It leaves when the test is gone, and so do
+# the workers then (WORKER_PRELUDE's wait_for watches its parent).
+FORKING_WORKERS = textwrap.dedent(
+    """
+    import os, sys, time, traceback
+    sync, count, preload, code = sys.argv[1], int(sys.argv[2]), sys.argv[3], sys.argv[4]
+    test = os.getppid()
+    exec(preload, {"__name__": "preload"})
+    pids = {}
+    for i in range(count):
+        pid = os.fork()
+        if pid == 0:
+            err = os.open(os.path.join(sync, f"stderr-{i}"), os.O_WRONLY | os.O_CREAT, 0o600)
+            os.dup2(err, 2)
+            sys.argv = ["-c", sync, str(i)]
+            status = 0
+            try:
+                exec(compile(code, "<worker>", "exec"), {"__name__": "__main__"})
+            except SystemExit as exc:
+                status = exc.code if isinstance(exc.code, int) else 1
+            except BaseException:
+                traceback.print_exc()
+                status = 1
+            finally:
+                sys.stdout.flush()
+                sys.stderr.flush()
+                os._exit(status)
+        pids[pid] = i
+    while pids and os.getppid() == test:
+        pid, status = os.waitpid(-1, os.WNOHANG)
+        if pid == 0:
+            time.sleep(0.005)
+            continue
+        i = pids.pop(pid)
+        temp = os.path.join(sync, f"exit-{i}.partial")
+        with open(temp, "w") as out:
+            out.write(str(os.waitstatus_to_exitcode(status)))
+        os.replace(temp, os.path.join(sync, f"exit-{i}"))
+    """
+)
+
+
+class Workers:
+    """N worker processes running the same script, released together at each barrier.
+
+    With ``preload`` (say ``"import tmws_store.models"``), the workers are forked from one
+    child that ran it: N separate processes still race, but the imports are paid once, not N
+    times on a 2-core machine. Only for tests where the imports are not part of what is tested
+    (e.g. what a process does while it holds a lock).
+    """
+
+    def __init__(
+        self,
+        script: str,
+        count: int,
+        sync: Path,
+        env: dict | None = None,
+        preload: str | None = None,
+    ) -> None:
         self.sync, self.count = sync, count
         sync.mkdir(parents=True, exist_ok=True)
         code = WORKER_PRELUDE + textwrap.dedent(script)
-        self.procs = [
-            subprocess.Popen(
-                [sys.executable, "-c", code, str(sync), str(i)],
+        env = {**os.environ, **(env or {})}
+        self.procs: list[subprocess.Popen[str]] = []
+        self.forker: subprocess.Popen[str] | None = None
+        if preload is None:
+            self.procs = [
+                subprocess.Popen(
+                    [sys.executable, "-c", code, str(sync), str(i)],
+                    stderr=subprocess.PIPE,
+                    text=True,
+                    env=env,
+                )
+                for i in range(count)
+            ]
+        else:
+            self.forker = subprocess.Popen(
+                [sys.executable, "-c", FORKING_WORKERS, str(sync), str(count), preload, code],
                 stderr=subprocess.PIPE,
                 text=True,
-                env={**os.environ, **(env or {})},
+                env=env,
             )
-            for i in range(count)
-        ]
+
+    def _exit_codes(self) -> list[int | None]:
+        """Each worker's exit status, None while it runs."""
+        if self.forker is None:
+            return [proc.poll() for proc in self.procs]
+        files = [self.sync / f"exit-{i}" for i in range(self.count)]
+        return [int(f.read_text()) if f.exists() else None for f in files]
+
+    def _stderr(self, i: int) -> str:
+        if self.forker is None:
+            stream = self.procs[i].stderr
+            return stream.read() if stream is not None else ""
+        path = self.sync / f"stderr-{i}"
+        return path.read_text() if path.exists() else ""
+
+    def _check_alive(self) -> None:
+        """Raise, with its stderr, if a worker (or the child forking them) died."""
+        if self.forker is not None and self.forker.poll() not in (None, 0):
+            assert self.forker.stderr is not None
+            raise AssertionError(f"the forking child died: {self.forker.stderr.read()}")
+        for i, code in enumerate(self._exit_codes()):
+            if code not in (None, 0):
+                raise AssertionError(f"a worker died: {self._stderr(i)}")
 
     def release(self, name: str, timeout: float = 60) -> None:
         """Wait until every worker waits at barrier ``name``, then let them all go at once."""
         deadline = time.monotonic() + timeout
         while len(list(self.sync.glob(f"ready-{name}-*"))) < self.count:
-            for proc in self.procs:
-                if proc.poll() not in (None, 0):
-                    raise AssertionError(f"a worker died: {proc.stderr.read()}")
+            self._check_alive()
             assert time.monotonic() < deadline, f"workers never reached {name}"
             time.sleep(0.005)
         (self.sync / f"go-{name}").touch()
@@ -211,14 +309,17 @@ class Workers:
     def results(self, name: str, timeout: float = 60) -> list:
         deadline = time.monotonic() + timeout
         while len(list(self.sync.glob(f"result-{name}-*.json"))) < self.count:
-            for proc in self.procs:
-                if proc.poll() not in (None, 0):
-                    raise AssertionError(f"a worker died: {proc.stderr.read()}")
+            self._check_alive()
             assert time.monotonic() < deadline, f"no results for {name}"
             time.sleep(0.005)
         return [json.loads(p.read_text()) for p in sorted(self.sync.glob(f"result-{name}-*"))]
 
     def finish(self, timeout: float = 60) -> None:
-        for proc in self.procs:
-            proc.wait(timeout)
-            assert proc.returncode == 0, proc.stderr.read()
+        if self.forker is not None:
+            self.forker.wait(timeout)  # it leaves once it has reaped every worker
+            assert self.forker.returncode == 0, self.forker.stderr and self.forker.stderr.read()
+        else:
+            for proc in self.procs:
+                proc.wait(timeout)
+        for i, code in enumerate(self._exit_codes()):
+            assert code == 0, self._stderr(i)

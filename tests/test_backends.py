@@ -39,7 +39,7 @@ from tmws_store import (
 )
 from tmws_store.backends.postgresql import STAMP_TABLE, stamp_text
 
-from ._procs import Workers
+from ._procs import INIT_IMPORTS, Workers
 from .helpers import (
     INIT_WORKER,
     TMWS_TABLES,
@@ -124,7 +124,7 @@ def test_eight_processes_starting_at_once_create_once(
         targets = [str(tmp_path / f"round{r}" / "tmws.db") for r in range(3)]
     (tmp_path / "sync").mkdir()
     (tmp_path / "sync" / "targets.json").write_text(json.dumps(targets))
-    workers = Workers(INIT_WORKER, 8, tmp_path / "sync")
+    workers = Workers(INIT_WORKER, 8, tmp_path / "sync", preload=INIT_IMPORTS)
     for r, target in enumerate(targets):
         workers.release(f"round{r}")
         results = workers.results(f"round{r}")

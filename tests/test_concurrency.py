@@ -19,7 +19,7 @@ from sqlmodel import select
 
 from tmws_store import SCHEMA_VERSION, DatabaseLockedError, Memory, Store
 
-from ._procs import Workers, model_table_names
+from ._procs import INIT_IMPORTS, Workers, model_table_names
 from .helpers import REF34, all_rows, copy_reference
 
 # Every test here runs several processes or threads against one file at once.
@@ -52,7 +52,7 @@ def tables_and_integrity(path: Path) -> tuple[set[str], str]:
 def start_rounds(paths: list[Path], sync: Path) -> Workers:
     sync.mkdir()
     (sync / "paths.json").write_text(json.dumps([str(p) for p in paths]))
-    return Workers(INIT_WORKER, 8, sync)
+    return Workers(INIT_WORKER, 8, sync, preload=INIT_IMPORTS)
 
 
 def test_eight_processes_create_the_same_fresh_file_at_once(tmp_path: Path) -> None:

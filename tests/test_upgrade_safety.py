@@ -30,7 +30,7 @@ from tmws_store.backends.postgresql import STAMP_TABLE, stamp_text
 from tmws_store.migrations.v2 import NEW_INDEXES
 
 from ._postgres import PostgresServer, fresh_database
-from ._procs import Workers
+from ._procs import INIT_IMPORTS, Workers
 from .helpers import (
     REF42,
     add_through_models,
@@ -273,7 +273,7 @@ def race_upgrades(stores: list[dict[str, str]], sync: Path) -> Iterator[list[dic
     """Release the eight workers at each store in turn; yields each round's reports."""
     sync.mkdir()
     (sync / "stores.json").write_text(json.dumps(stores))
-    workers = Workers(UPGRADE_WORKER, WORKERS, sync)
+    workers = Workers(UPGRADE_WORKER, WORKERS, sync, preload=INIT_IMPORTS)
     for round_ in range(len(stores)):
         workers.release(f"round{round_}")
         yield workers.results(f"round{round_}")
