@@ -157,7 +157,7 @@ def test_four_processes_write_at_once_without_a_lock_error(tmp_path: Path) -> No
     path = tmp_path / "tmws.db"
     Store(path).init()
     script = WRITE_WORKER.replace("sys.argv[3]", repr(str(path))).replace("sys.argv[4]", "5")
-    workers = Workers(script, 4, tmp_path / "sync")
+    workers = Workers(script, 4, tmp_path / "sync", preload=INIT_IMPORTS)
     workers.release("start")
     results = workers.results("done", timeout=90)
     workers.finish()
@@ -287,7 +287,7 @@ def test_backup_is_consistent_while_other_processes_write(tmp_path: Path) -> Non
                 for i in range(10_000)]  # fmt: skip
         store.insert_many(Memory, seed)
     script = BACKUP_WRITER.replace("sys.argv[3]", repr(str(path)))
-    workers = Workers(script, 2, tmp_path / "sync")
+    workers = Workers(script, 2, tmp_path / "sync", preload=INIT_IMPORTS)
     workers.release("start")
     with Store(path) as store:
         copies = [store.backup(tmp_path / f"copy{i}.db") for i in range(3)]
