@@ -25,12 +25,16 @@ from types import TracebackType
 import psycopg
 from psycopg import sql
 
-__all__ = ["PostgresServer", "find_server_binaries", "fresh_database"]
+__all__ = ["RUNNING_SERVER_PORT", "PostgresServer", "find_server_binaries", "fresh_database"]
 
 # Debian (and Ubuntu) keep each major version's server binaries here, off PATH.
 DEBIAN_BINARIES = Path("/usr/lib/postgresql")
 # The superuser that initdb creates; with --auth=trust it connects without a password.
 SUPERUSER = "tmws"
+# Set by a test that runs this suite's own tests in a child pytest (test_schema_recipe.py): the
+# child's tests use the parent's server on this port instead of running initdb again (seconds
+# per child on a 2-core machine), and leave the server running for the parent.
+RUNNING_SERVER_PORT = "TMWS_TEST_POSTGRES_PORT"
 # Generous for a loaded 2-core CI machine; a healthy start takes well under a second.
 START_TIMEOUT = 60
 
@@ -115,6 +119,16 @@ class PostgresServer:
         self.base_dir: Path | None = None
         # Root must hand every server command to an ordinary user (see _unprivileged_user).
         self.run_as: str | None = _unprivileged_user() if os.geteuid() == 0 else None
+
+    @classmethod
+    def running_at(cls, port: int) -> PostgresServer:
+        """The server that another process started, listening on ``port`` of 127.0.0.1.
+
+        It hands out databases like a started one; ``stop()`` leaves it alone (no base dir).
+        """
+        server = cls()
+        server.port = port
+        return server
 
     # -- life cycle ---------------------------------------------------------------------------
 

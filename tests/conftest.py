@@ -1,5 +1,6 @@
 """Shared fixtures. The real ~/.tmws is never touched: every test gets its own TMWS_HOME."""
 
+import os
 from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from pathlib import Path
@@ -8,7 +9,7 @@ import pytest
 
 from tmws_store import Store
 
-from ._postgres import PostgresServer, fresh_database
+from ._postgres import RUNNING_SERVER_PORT, PostgresServer, fresh_database
 from .helpers import REF34, REF42, copy_reference, small_tmpfs
 
 
@@ -72,7 +73,13 @@ def ref34_copy(tmp_path: Path) -> Path:
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """One throwaway PostgreSQL server (tests/_postgres.py) for the whole run, started on first
-    use and stopped, its directory deleted, at the end. No server installed: an error, no skip."""
+    use and stopped, its directory deleted, at the end. No server installed: an error, no skip.
+
+    In a child pytest that a test runs (``RUNNING_SERVER_PORT`` set), the parent's server."""
+    port = os.environ.get(RUNNING_SERVER_PORT)
+    if port:
+        yield PostgresServer.running_at(int(port))
+        return
     with PostgresServer() as server:
         yield server
 

@@ -19,7 +19,7 @@ from sqlmodel import select
 
 from tmws_store import SCHEMA_VERSION, DatabaseLockedError, Memory, Store
 
-from ._procs import Workers, model_table_names
+from ._procs import INIT_IMPORTS, Workers, model_table_names
 from .helpers import REF34, all_rows, copy_reference
 
 # Every test here runs several processes or threads against one file at once.
@@ -49,10 +49,10 @@ def tables_and_integrity(path: Path) -> tuple[set[str], str]:
         con.close()
 
 
-def start_rounds(paths: list[Path], sync: Path) -> Workers:
+def start_rounds(paths: list[Path], sync: Path, preload: str | None = None) -> Workers:
     sync.mkdir()
     (sync / "paths.json").write_text(json.dumps([str(p) for p in paths]))
-    return Workers(INIT_WORKER, 8, sync)
+    return Workers(INIT_WORKER, 8, sync, preload=preload)
 
 
 def test_eight_processes_create_the_same_fresh_file_at_once(tmp_path: Path) -> None:
@@ -76,7 +76,8 @@ def test_eight_processes_adopt_the_same_tmws_file_at_once(tmp_path: Path) -> Non
         paths.append(path)
         originals.append(all_rows(path, tables_and_integrity(path)[0]))
     assert len(originals[0]) == 34
-    workers = start_rounds(paths, tmp_path / "sync")
+    # Adoption imports the models and alembic: paid once, before the fork.
+    workers = start_rounds(paths, tmp_path / "sync", INIT_IMPORTS)
     for r, (path, before) in enumerate(zip(paths, originals, strict=True)):
         workers.release(f"round{r}")
         results = workers.results(f"round{r}")
@@ -157,7 +158,7 @@ def test_four_processes_write_at_once_without_a_lock_error(tmp_path: Path) -> No
     path = tmp_path / "tmws.db"
     Store(path).init()
     script = WRITE_WORKER.replace("sys.argv[3]", repr(str(path))).replace("sys.argv[4]", "5")
-    workers = Workers(script, 4, tmp_path / "sync")
+    workers = Workers(script, 4, tmp_path / "sync", preload=INIT_IMPORTS)
     workers.release("start")
     results = workers.results("done", timeout=90)
     workers.finish()
@@ -287,7 +288,7 @@ def test_backup_is_consistent_while_other_processes_write(tmp_path: Path) -> Non
                 for i in range(10_000)]  # fmt: skip
         store.insert_many(Memory, seed)
     script = BACKUP_WRITER.replace("sys.argv[3]", repr(str(path)))
-    workers = Workers(script, 2, tmp_path / "sync")
+    workers = Workers(script, 2, tmp_path / "sync", preload=INIT_IMPORTS)
     workers.release("start")
     with Store(path) as store:
         copies = [store.backup(tmp_path / f"copy{i}.db") for i in range(3)]

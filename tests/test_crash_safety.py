@@ -5,11 +5,10 @@ trial knows where its kill landed: before the write lock, inside the one transac
 the backup or the DDL), or at or after the COMMIT.
 """
 
+import os
 import random
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
@@ -18,7 +17,7 @@ import pytest
 
 from tmws_store import APPLICATION_ID, Store
 
-from ._procs import TRACED_INIT_CHILD, model_table_names
+from ._procs import TRACED_INIT, Forks, model_table_names
 from .helpers import REF34, all_rows, copy_reference
 
 # Every test here kills processes at random moments.
@@ -69,30 +68,12 @@ def test_kill_during_adoption_never_leaves_a_partial_schema(tmp_path: Path) -> N
         paths.append(tmp_path / f"trial{trial}" / original.name)
         paths[-1].write_bytes(original.read_bytes())  # a closed rollback-journal file: one file
 
-    def start(path: Path) -> subprocess.Popen:
-        return subprocess.Popen(
-            [sys.executable, "-c", TRACED_INIT_CHILD, str(path), str(path.with_name("log"))],
-            stdin=subprocess.PIPE,
-            stdout=subprocess.PIPE,
-            text=True,
-        )
-
-    # Children import tmws_store (about 0.6 s of CPU) while earlier trials run: started ahead.
-    pending = [start(path) for path in paths[:2]]
-    try:
-        for trial, (path, delay) in enumerate(zip(paths, delays, strict=True)):
-            child = pending.pop(0)
-            if trial + 2 < TRIALS:
-                pending.append(start(paths[trial + 2]))
-            assert child.stdin is not None and child.stdout is not None
-            assert child.stdout.readline().strip() == "ready"
-            child.stdin.write("go\n")
-            child.stdin.flush()
+    with Forks(TRACED_INIT) as forks:
+        for path, delay in zip(paths, delays, strict=True):
+            pid = forks.start(str(path), str(path.with_name("log")))
             time.sleep(delay)
-            child.send_signal(signal.SIGKILL)
-            child.wait()
-            child.stdin.close()
-            child.stdout.close()
+            os.kill(pid, signal.SIGKILL)
+            assert forks.wait() in (-signal.SIGKILL, 0)  # 0: init() returned before the kill
             where = where_killed(path.with_name("log"))
             landed[where] += 1
 
@@ -111,9 +92,5 @@ def test_kill_during_adoption_never_leaves_a_partial_schema(tmp_path: Path) -> N
             assert all_rows(path, original_tables) == before
             if report.backup is not None:
                 assert all_rows(report.backup, original_tables) == before
-    finally:
-        for child in pending:  # started ahead for trials a failed check cut short
-            child.kill()
-            child.wait()
     inside = sum(n for where, n in landed.items() if where.startswith("in the transaction"))
     assert inside >= 3, f"too few kills landed inside the transaction: {dict(landed)}"

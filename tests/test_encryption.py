@@ -21,6 +21,7 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
+from tests._procs import INIT_IMPORTS, Workers
 from tests.helpers import (
     REF34,
     all_rows,
@@ -449,33 +450,33 @@ def test_constraint_failures_are_named_as_on_a_plain_file(tmp_path: Path) -> Non
         assert store.verify().ok
 
 
+# Each worker, released with the others at the barrier, creates (or opens) the encrypted store
+# and writes one row. Forked from one child that imported the models and SQLCipher's driver:
+# six separate processes that start init() at the same moment.
 _INIT_AND_WRITE = """
-import sys
 from tmws_store import Memory, Store
-with Store(sys.argv[1], key=sys.argv[2]) as store:
-    print(store.init().action)
+path, key, content = json.loads((SYNC / "args.json").read_text())
+wait_for("start")
+with Store(path, key=key) as store:
+    action = store.init().action
     with store.session() as session:
-        session.add(Memory(content=sys.argv[3], agent_id="a", namespace="n"))
+        session.add(Memory(content=f"{content} {WORKER}", agent_id="a", namespace="n"))
+report("done", action)
 """
 
 
 def test_processes_racing_to_create_an_encrypted_file_make_one_store(tmp_path: Path) -> None:
     """Each process keys its connection before any of them has written the salt."""
-    path = tmp_path / "e.db"
-    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-c", _INIT_AND_WRITE, str(path), SECRET, f"{CANARY} {i}"],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-        )
-        for i in range(6)
-    ]
-    results = [proc.communicate(timeout=300) for proc in procs]
-    assert all(proc.returncode == 0 for proc in procs), [err for _, err in results]
-    assert sorted(out.strip() for out, _ in results).count("created") == 1
+    path, sync = tmp_path / "e.db", tmp_path / "sync"
+    sync.mkdir()
+    (sync / "args.json").write_text(json.dumps([str(path), SECRET, CANARY]))
+    env = {"PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    preload = f"{INIT_IMPORTS}, sqlcipher3.dbapi2"
+    workers = Workers(_INIT_AND_WRITE, 6, sync, env, preload=preload)
+    workers.release("start")
+    actions = workers.results("done")
+    workers.finish()
+    assert sorted(actions).count("created") == 1
     with Store(path, key=SECRET) as store:
         assert store.verify().ok
         assert contents(store) == [f"{CANARY} {i}" for i in range(6)]

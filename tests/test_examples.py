@@ -96,8 +96,13 @@ def test_quickstart_a_second_time_finds_the_store_current(tmp_path: Path) -> Non
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("script", ["quickstart.py", "async_agent_loop.py"])
-def test_without_tmws_home_the_examples_use_a_scratch_folder(script: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("script", sorted(EXPECTED))
+def test_without_tmws_home_the_examples_use_a_scratch_folder_and_leave_none(
+    script: str, tmp_path: Path
+) -> None:
+    # No TMWS_HOME: each example makes its scratch folder in TMPDIR (this tmp_path), and
+    # must delete it, with the store and the backups in it. (One run serves both checks:
+    # they were two tests running the same examples the same way.)
     result = run(example(script), tmp_path, tmws_home=False)
     assert result.returncode == 0, result.stderr
     assert not (tmp_path / "home" / ".tmws").exists()
@@ -105,17 +110,7 @@ def test_without_tmws_home_the_examples_use_a_scratch_folder(script: str, tmp_pa
         used = Path(result.stdout.split(":", 1)[0])
         assert used.parent.parent.parent == tmp_path, result.stdout
         assert used.name == "tmws.db" and not used.exists()
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("script", sorted(EXPECTED))
-def test_no_example_leaves_a_scratch_folder_behind(script: str, tmp_path: Path) -> None:
-    # No TMWS_HOME: each example makes its scratch folder in TMPDIR (this tmp_path), and
-    # must delete it, with the store and the backups in it.
-    result = run(example(script), tmp_path, tmws_home=False)
-    assert result.returncode == 0, result.stderr
     assert [p.name for p in tmp_path.iterdir() if p.name != "home"] == []
-    assert not (tmp_path / "home" / ".tmws").exists()
 
 
 @pytest.mark.slow

@@ -3,8 +3,6 @@
 import os
 import signal
 import sqlite3
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -14,7 +12,7 @@ from sqlalchemy import text
 from tmws_store import APPLICATION_ID, SCHEMA_VERSION, Store, StoreError, TMWSModel
 from tmws_store.backends.sqlite import startup
 
-from ._procs import SLOW_INIT_CHILD
+from ._procs import SLOW_INIT, Forks
 from .helpers import names_of, trace_start_up
 
 EXPECTED_TABLES = {t.name for t in TMWSModel.metadata.tables.values()}
@@ -102,25 +100,22 @@ def test_a_create_failing_part_way_leaves_no_table(tmp_path: Path, monkeypatch) 
 @pytest.mark.slow
 def test_kill_during_first_run_leaves_no_table_or_all(tmp_path: Path) -> None:
     outcomes = {"none": 0, "all": 0}
-    for trial in range(12):
-        path = tmp_path / f"k{trial}.db"
-        path.touch()  # the DDL path (a missing file is placed whole: test_fresh_image.py)
-        child = subprocess.Popen(
-            [sys.executable, "-c", SLOW_INIT_CHILD, str(path)], stdout=subprocess.PIPE, text=True
-        )
-        assert child.stdout is not None
-        assert child.stdout.readline().strip() == "ready"
-        time.sleep(0.01 * trial)  # from "before the first statement" to "well after"
-        child.send_signal(signal.SIGKILL)
-        child.wait()
-        if path.exists():
-            present = names_of(path, "table")
-            assert present in (set(), EXPECTED_TABLES), f"partial schema: {len(present)} tables"
-            outcomes["all" if present else "none"] += 1
-            assert pragma(path, "integrity_check") == "ok"
-        with Store(path) as store:
-            store.init()
-        assert names_of(path, "table") == EXPECTED_TABLES
+    with Forks(SLOW_INIT) as forks:
+        for trial in range(12):
+            path = tmp_path / f"k{trial}.db"
+            path.touch()  # the DDL path (a missing file is placed whole: test_fresh_image.py)
+            pid = forks.start(str(path))
+            time.sleep(0.01 * trial)  # from "before the first statement" to "well after"
+            os.kill(pid, signal.SIGKILL)
+            assert forks.wait() in (-signal.SIGKILL, 0)  # 0: init() returned before the kill
+            if path.exists():
+                present = names_of(path, "table")
+                assert present in (set(), EXPECTED_TABLES), f"partial schema: {len(present)} tables"
+                outcomes["all" if present else "none"] += 1
+                assert pragma(path, "integrity_check") == "ok"
+            with Store(path) as store:
+                store.init()
+            assert names_of(path, "table") == EXPECTED_TABLES
     assert outcomes["none"] > 0  # some kills really landed before the commit
 
 

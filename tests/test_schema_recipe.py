@@ -23,6 +23,7 @@ import pytest
 from tmws_store import SCHEMA_VERSION
 from tmws_store.schema import BASELINE_VERSION
 
+from ._postgres import RUNNING_SERVER_PORT, PostgresServer
 from .helpers import REF42, copy_reference
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -39,19 +40,19 @@ OLD_COLUMNS = (
     "id, content, agent_id, namespace, tags, context, importance_score, created_at, metadata"
 )
 
-# Run in the copy, before the model changes: a store of the current version, with rows.
-MAKE_STORE = """
+# Run in the copy, before the model changes: stores of the current version, with rows.
+MAKE_STORES = """
 import sys
 from pathlib import Path
 from tmws_store import Memory, Store
-where = sys.argv[1]
-with Store(url=where) if "://" in where else Store(Path(where)) as store:
-    store.init()
-    store.insert_many(Memory, [
-        {"content": f"memory {i}", "agent_id": f"agent-{i % 3}", "namespace": "recipe",
-         "tags": ["t", i], "context": {"i": i}, "importance_score": i / 10}
-        for i in range(10)
-    ])
+for where in sys.argv[1:]:
+    with Store(url=where) if "://" in where else Store(Path(where)) as store:
+        store.init()
+        store.insert_many(Memory, [
+            {"content": f"memory {i}", "agent_id": f"agent-{i % 3}", "namespace": "recipe",
+             "tags": ["t", i], "context": {"i": i}, "importance_score": i / 10}
+            for i in range(10)
+        ])
 """
 
 # Run in the copy once the recipe is done: init() each store, then write and read the column.
@@ -77,18 +78,23 @@ print(json.dumps(done))
 """
 
 
-def python_in(repo: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    """``python ARGS`` run from the copy's root, importing the copy's package and tests."""
+def python_in(repo: Path, *args: str, port: int | None = None) -> subprocess.CompletedProcess[str]:
+    """``python ARGS`` run from the copy's root, importing the copy's package and tests; a
+    child pytest's PostgreSQL tests use the server on ``port``, when given."""
     env = {**os.environ, "PYTHONPATH": str(repo)}
+    if port is not None:
+        env[RUNNING_SERVER_PORT] = str(port)
     return subprocess.run(
         [sys.executable, *args], cwd=repo, env=env, capture_output=True, text=True, timeout=600
     )
 
 
-def drift_test(repo: Path) -> subprocess.CompletedProcess[str]:
+def drift_test(repo: Path, port: int) -> subprocess.CompletedProcess[str]:
+    """The copy's drift test, whole, its PostgreSQL test on the running server at ``port``."""
     return python_in(
-        repo, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_schema_drift.py"
-    )
+        repo, "-m", "pytest", "-q", "-p", "no:cacheprovider", "tests/test_schema_drift.py",
+        port=port,
+    )  # fmt: skip
 
 
 def edit(path: Path, old: str, new: str) -> None:
@@ -155,9 +161,10 @@ def columns(where: str) -> list[object]:
 
 @pytest.mark.slow
 def test_the_recipe_takes_a_new_column_from_the_model_to_upgraded_stores(
-    tmp_path: Path, postgres_url: str
+    tmp_path: Path, postgres_server: PostgresServer, postgres_url: str
 ) -> None:
-    repo = tmp_path / "repo"
+    repo, port = tmp_path / "repo", postgres_server.port
+    assert port is not None
     for part in ("tmws_store", "tests"):
         shutil.copytree(ROOT / part, repo / part, ignore=shutil.ignore_patterns("__pycache__"))
     shutil.copy2(ROOT / "pyproject.toml", repo)
@@ -167,15 +174,14 @@ def test_the_recipe_takes_a_new_column_from_the_model_to_upgraded_stores(
 
     # Stores of the current version, made by the copy before anything changes.
     old_file = str(tmp_path / "old.db")
-    for where in (old_file, postgres_url):
-        made = python_in(repo, "-c", MAKE_STORE, where)
-        assert made.returncode == 0, made.stderr
+    made = python_in(repo, "-c", MAKE_STORES, old_file, postgres_url)
+    assert made.returncode == 0, made.stderr
     rows = f"SELECT {OLD_COLUMNS} FROM memories WHERE content != 'new' ORDER BY id"
     before = {where: (columns(where), query(where, rows)) for where in (old_file, postgres_url)}
 
     # 1. The model changes: the drift test fails and says what to do.
     edit(repo / "tmws_store" / "models" / "memory.py", LAST + NEXT_CLASS, LAST + FIELD + NEXT_CLASS)
-    failed = drift_test(repo)
+    failed = drift_test(repo, port)
     assert failed.returncode == 1
     said(failed, f"the models no longer produce v{SCHEMA_VERSION}.sql: bump SCHEMA_VERSION")
     # The command, run too early, refuses to overwrite the current version's snapshot.
@@ -189,7 +195,7 @@ def test_the_recipe_takes_a_new_column_from_the_model_to_upgraded_stores(
     # 2. SCHEMA_VERSION is bumped: the drift test asks for the snapshot.
     edit(repo / "tmws_store" / "schema.py", f"SCHEMA_VERSION = {SCHEMA_VERSION}\n",
          f"SCHEMA_VERSION = {NEXT}\n")  # fmt: skip
-    said(drift_test(repo), f"no snapshot for schema version {NEXT}: run `{COMMAND}`")
+    said(drift_test(repo, port), f"no snapshot for schema version {NEXT}: run `{COMMAND}`")
 
     # 3. The command writes the snapshot and a stub naming the change; the stub is not
     # listed yet, and the drift test says so.
@@ -201,12 +207,12 @@ def test_the_recipe_takes_a_new_column_from_the_model_to_upgraded_stores(
     stub = (steps / f"v{NEXT}.py").read_text()
     assert "    table memories: + language TEXT\n    new index ix_memories_language: " in stub
     assert f"Migration({NEXT}, upgrade)" in stub
-    said(drift_test(repo), f"schema version {NEXT} has no migration")
+    said(drift_test(repo, port), f"schema version {NEXT} has no migration")
 
     # 4. The migration's body, as the recipe writes it, and the module in the chain.
     (steps / f"v{NEXT}.py").write_text(the_recipe_module())
     list_in_chain(repo, NEXT)
-    passed = drift_test(repo)
+    passed = drift_test(repo, port)
     assert passed.returncode == 0, passed.stdout + passed.stderr
 
     # 5. The old stores are upgraded, a TMWS file adopted through the chain, a new one created.

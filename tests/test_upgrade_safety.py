@@ -30,7 +30,7 @@ from tmws_store.backends.postgresql import STAMP_TABLE, stamp_text
 from tmws_store.migrations.v2 import NEW_INDEXES
 
 from ._postgres import PostgresServer, fresh_database
-from ._procs import Workers
+from ._procs import INIT_IMPORTS, Workers
 from .helpers import (
     REF42,
     add_through_models,
@@ -108,8 +108,13 @@ KILL_AT_STATEMENT_CHILD = textwrap.dedent(
 )
 
 # Up to this many statements, every one is a kill point; beyond, those of the migration's
-# transaction and the ones where the other transactions begin, write and end.
+# transaction (but the inside of its runs of reads) and the ones where the other transactions
+# begin, write and end.
 EVERY_STATEMENT_UP_TO = 60
+# Statements that only read: killed before any of a run of them, the file is in the same state
+# (what the transaction wrote before the run), so the first and last of each run stand for
+# the rest. Anything else (a write, BEGIN, COMMIT, an unknown form) is always a kill point.
+READS = ("SELECT ", "PRAGMA main.", "PRAGMA temp.", "-- ")
 WRITES = ("CREATE", "DROP", "INSERT", "ALTER", "PRAGMA application_id =", "PRAGMA user_version =")
 STAMPS = ("PRAGMA application_id =", "PRAGMA user_version =")
 
@@ -146,8 +151,9 @@ def traced_upgrade(path: Path) -> list[str]:
 
 def kill_points(statements: list[str]) -> list[int]:
     """Where to kill: every statement, or, for a long start-up, every statement of the last
-    transaction (the migration's) and a few before it: the first statement, and each
-    BEGIN, first write, stamp and COMMIT of the others, with their neighbours."""
+    transaction (the migration's) but those inside a run of reads (``READS``), and a few
+    before it: the first statement, and each BEGIN, first write, stamp and COMMIT of the
+    others, with their neighbours."""
     count = len(statements)
     if count <= EVERY_STATEMENT_UP_TO:
         return list(range(count))
@@ -158,7 +164,12 @@ def kill_points(statements: list[str]) -> list[int]:
     commits = [i for i, s in enumerate(statements) if s == "COMMIT"]
     turning = [*begins, *first_writes, *stamps, *commits]
     around = {0} | {i + step for i in turning for step in (-1, 0, 1)}
-    migration = set(range(begins[-1], count))
+    migration = {
+        i + step
+        for i in range(begins[-1], count)
+        if not statements[i].lstrip().startswith(READS)
+        for step in (-1, 0, 1)
+    }
     return sorted(i for i in around | migration if 0 <= i < count)
 
 
@@ -273,7 +284,7 @@ def race_upgrades(stores: list[dict[str, str]], sync: Path) -> Iterator[list[dic
     """Release the eight workers at each store in turn; yields each round's reports."""
     sync.mkdir()
     (sync / "stores.json").write_text(json.dumps(stores))
-    workers = Workers(UPGRADE_WORKER, WORKERS, sync)
+    workers = Workers(UPGRADE_WORKER, WORKERS, sync, preload=INIT_IMPORTS)
     for round_ in range(len(stores)):
         workers.release(f"round{round_}")
         yield workers.results(f"round{round_}")
