@@ -244,6 +244,10 @@ def test_json_for_a_usage_error_is_read_from_the_arguments_as_typed() -> None:
     assert "unrecognized arguments: extra" in after_dashes.stderr
 
 
+def _sigint_as_in_a_terminal() -> None:
+    signal.signal(signal.SIGINT, signal.SIG_DFL)
+
+
 @pytest.mark.slow
 def test_an_interrupted_copy_exits_130_with_a_json_error(tmp_path: Path) -> None:
     source = make_store(tmp_path / "source.db", agents=1, memories=40_000)
@@ -256,6 +260,10 @@ def test_an_interrupted_copy_exits_130_with_a_json_error(tmp_path: Path) -> None
             stdout=subprocess.PIPE,
             stderr=slave,
             text=True,
+            # Ctrl-C as a terminal's user has it. Started from a shell's background job
+            # (CI run as `cmd &`), the child would inherit SIGINT ignored, and Python
+            # then installs no KeyboardInterrupt for it: the copy would simply finish.
+            preexec_fn=_sigint_as_in_a_terminal,
         )
         os.close(slave)
         slave = -1
