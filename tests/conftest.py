@@ -56,6 +56,15 @@ def any_store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Store]
 
 
 @pytest.fixture
+def current(tmp_path: Path) -> Path:
+    """A closed store file at the current schema version, in the test's temp dir."""
+    path = tmp_path / "tmws.db"
+    with Store(path) as store:
+        store.init()
+    return path
+
+
+@pytest.fixture
 def ref42_copy(tmp_path: Path) -> Path:
     """A temp copy of the complete 42-table TMWS reference database."""
     return copy_reference(REF42, tmp_path)

@@ -47,15 +47,6 @@ NOT_AT_START_UP = {
 }
 
 
-@pytest.fixture
-def current(tmp_path: Path) -> Path:
-    """A store file at the current schema version."""
-    path = tmp_path / "tmws.db"
-    with Store(path) as store:
-        store.init()
-    return path
-
-
 def modules_after_command(*args: str) -> tuple[set[str], list[str]]:
     """Every module a fresh interpreter imported running ``tmws-store ARGS`` as the console
     script does, and the lines it printed before (the exit status last)."""

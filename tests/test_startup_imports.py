@@ -18,8 +18,6 @@ from pathlib import Path
 import pytest
 from sqlalchemy.engine import make_url
 
-from tmws_store import Store
-
 HEAVY = ("sqlalchemy", "sqlmodel", "pydantic", "alembic", "aiosqlite")
 
 # Appended to every child's code: its last line of output is every module it imported.
@@ -64,15 +62,6 @@ def modules_after(code: str, *args: str, env: dict[str, str] | None = None) -> t
     assert result.returncode == 0, result.stderr
     *printed, last = result.stdout.splitlines()
     return set(json.loads(last)), "\n".join(printed)
-
-
-@pytest.fixture
-def current(tmp_path: Path) -> Path:
-    """A store file at the current schema version."""
-    path = tmp_path / "tmws.db"
-    with Store(path) as store:
-        store.init()
-    return path
 
 
 def test_init_on_a_current_file_imports_no_orm(current: Path) -> None:
