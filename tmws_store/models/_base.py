@@ -107,9 +107,9 @@ def storable_datetime(value: Any) -> Any:
     return value
 
 
-# The setters of the slots Pydantic keeps beside an object's __dict__, in the order
-# TMWSModel.__new__ fills them: the fields set, the extra values, the private attributes.
-_PYDANTIC_SLOTS: tuple[Callable[[Any, Any], None], ...] = tuple(
+# The setters of the slots Pydantic keeps beside an object's __dict__: the fields set, the
+# extra values, the private attributes.
+_set_fields_set, _set_extra, _set_private = (
     vars(BaseModel)[name].__set__
     for name in ("__pydantic_fields_set__", "__pydantic_extra__", "__pydantic_private__")
 )
@@ -143,14 +143,13 @@ class TMWSModel(SQLModel, registry=registry()):
         ``__init__`` then): Pydantic's three slots set to what its constructor would leave.
 
         SQLModel's goes through ``super().__new__`` and a helper that sets each slot by name
-        with ``object.__setattr__``; the slots' own setters (``_PYDANTIC_SLOTS``) do it in
+        with ``object.__setattr__``; the slots' own setters (``_set_fields_set`` and so on) do it in
         half the time (SQLModel's ``__new__`` was about a tenth of loading a memory).
         """
         new = object.__new__(cls)
-        set_fields_set, set_extra, set_private = _PYDANTIC_SLOTS
-        set_fields_set(new, set())
-        set_extra(new, None)
-        set_private(new, None)
+        _set_fields_set(new, set())
+        _set_extra(new, None)
+        _set_private(new, None)
         return new
 
     def __setattr__(self, name: str, value: Any) -> None:
@@ -198,9 +197,8 @@ class TMWSModel(SQLModel, registry=registry()):
             # the value Pydantic reads too: for a JSON column, its tracked copy (SQLModel then
             # stores the plain value over it, and in-place edits after a flush were lost).
             set_attribute(self, name, value)
-        object.__setattr__(self, "__pydantic_fields_set__", fields_set)
-        object.__setattr__(self, "__pydantic_extra__", None)
-        object.__setattr__(self, "__pydantic_private__", None)
+        # The fields given; __new__ has set the other two slots (no extra, no private values).
+        _set_fields_set(self, fields_set)
         for name in plan.relationships:
             if name in data:
                 setattr(self, name, data[name])
