@@ -118,7 +118,7 @@ EXEMPT_BASH = {
         "minutes, and a package index"
     ),
     'python3 -m venv .venv && .venv/bin/pip install -q -e ".[test]" && .venv/bin/python -m '
-    "pytest": "the same, then the whole suite, this file included",
+    "pytest -n auto --dist worksteal": "the same, then the whole suite, this file included",
     "pip install .": "installs packages into the environment running the tests",
     'pip install ".[postgres]"': (
         "installs psycopg, then needs createdb and a PostgreSQL server at dbhost"
@@ -146,6 +146,17 @@ def test_the_exempt_bash_blocks_are_exactly_blocks_present() -> None:
         # One block each: a name matching none is stale, one matching two would hide a block.
         assert commands.count(command) == 1, f"EXEMPT_BASH: {command!r} names no single block"
     assert BASH_BLOCKS_RUN, "no bash block is run at all"
+
+
+def test_ci_runs_the_readme_test_command() -> None:
+    # "the same test command that the README gives": the last word of .ci/run is the command
+    # that closes the README's second block (run there from the venv's bin folder).
+    ci_lines = (ROOT / ".ci" / "run").read_text().splitlines()
+    ci_command = [line for line in ci_lines if line.startswith("python -m pytest")]
+    assert len(ci_command) == 1, ci_command
+    setup_and_test = [block for block in BLOCKS if '-e ".[test]"' in block.code]
+    assert len(setup_and_test) == 1
+    assert setup_and_test[0].code.strip().endswith("&& .venv/bin/" + ci_command[0])
 
 
 def run_block(block: Block, tmp_path: Path) -> subprocess.CompletedProcess[str]:
