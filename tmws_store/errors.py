@@ -65,7 +65,8 @@ class ReadOnlyStoreError(StoreError):
 
 
 class StorageFullError(StoreError):
-    """The disk (or the file size limit) is full; the transaction was rolled back.
+    """The disk is full, the file size limit is reached, or the disk failed a write or a sync
+    (an I/O error); the transaction was rolled back.
 
     Raised for the file or database that was being written: the destination of a copy or
     a backup, not its source.

@@ -15,6 +15,7 @@ drops a killed process's locks).
 """
 
 import contextlib
+import errno
 import fcntl
 import glob
 import os
@@ -84,7 +85,7 @@ def backup_to(
             or StoreError(f"backing up {source}: {exc}", path=source)
         ) from exc
     except OSError as exc:
-        raise _from_os_error(exc, dest) from exc
+        raise _from_os_error(exc, source, dest) from exc
     if written is not None:
         return written
     if automatic is None:
@@ -220,19 +221,36 @@ _WRITE_ERRORS = ("SQLITE_FULL", "SQLITE_IOERR_WRITE", "SQLITE_IOERR_FSYNC", "SQL
 
 def _destination_error(exc: sqlite3.Error, source: Path, dest: Path) -> StorageFullError | None:
     """A StorageFullError naming ``dest`` when the copy could not be written, else None."""
-    if getattr(exc, "sqlite_errorname", "") not in _WRITE_ERRORS:
+    name = getattr(exc, "sqlite_errorname", "")
+    if name not in _WRITE_ERRORS:
         return None
+    if name == "SQLITE_FULL":
+        what, advice = "the disk is full (or over a file size limit)", "Free some space"
+    else:  # the disk failed a write or a sync: saying "full" would send the user astray
+        what, advice = f"a disk I/O error ({exc})", "Check the disk"
     return StorageFullError(
-        f"the disk is full (or over a file size limit) while writing the backup {dest} of "
-        f"{source}; the incomplete copy was removed and {source} was not changed. Free "
-        "some space and try again.",
+        f"{what} while writing the backup {dest} of {source}; the incomplete copy was removed "
+        f"and {source} was not changed. {advice} and try again.",
         path=dest,
     )
 
 
-def _from_os_error(exc: OSError, dest: Path) -> StoreError:
-    # The folder missing or not writable, or no room for the file or its name.
+# What the disk says when it cannot take the copy: no room (no space, over a quota or the file
+# size limit), or a failed write or sync. The same StorageFullError as when SQLite meets them.
+_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
+
+
+def _from_os_error(exc: OSError, source: Path, dest: Path) -> StoreError:
+    # The folder missing or not writable, or no room for the file or its name, or the disk
+    # failing; the partial copy is gone by now (partial_file removes it).
     reason = exc.strerror or str(exc)
+    if exc.errno in _NO_ROOM or exc.errno == errno.EIO:
+        advice = "Free some space" if exc.errno in _NO_ROOM else "Check the disk"
+        return StorageFullError(
+            f"cannot write the backup {dest} of {source}: {reason}; the incomplete copy was "
+            f"removed and {source} was not changed. {advice} and try again.",
+            path=dest,
+        )
     return StoreError(f"cannot write the backup {dest}: {reason}", path=dest)
 
 
