@@ -28,6 +28,7 @@ from tests.helpers import (
     copy_reference,
     file_digest,
     make_v1_store,
+    run_cli,
     run_sql,
 )
 from tmws_store import Agent, Memory, Store
@@ -229,6 +230,17 @@ def test_missing_key_file_is_refused_and_no_new_key_made(tmp_path: Path) -> None
         Store(tmp_path / "e.db", encrypted=True)
     assert not key_file.exists()  # a new key could never open this file
     assert file_digest(tmp_path / "e.db") == before
+
+
+def test_encrypting_a_missing_file_is_refused_before_a_key_file_is_made(tmp_path: Path) -> None:
+    missing = tmp_path / "mistyped.db"
+    done = run_cli("encrypt", "--db", str(missing), "--json")
+    assert done.returncode == 2, done.stdout + done.stderr
+    error = json.loads(done.stdout)["error"]
+    assert error["type"] == "StoreError"
+    assert f"{missing} does not exist" in error["message"]
+    assert not key_file_path().exists()
+    assert not missing.exists()
 
 
 def test_encrypted_file_opened_without_encryption_is_refused_untouched(tmp_path: Path) -> None:

@@ -335,8 +335,9 @@ def _open(where: str, *, encrypted: bool | None = None) -> Store:
 
 def cmd_encrypt(store: Store, args: Arguments) -> Result:
     """Encrypt the plain store file with the key file (created if missing), after a backup."""
-    from .encryption import encrypt_file, key_file_path, load_or_create_key
+    from .encryption import encrypt_file, key_file_path, load_or_create_key, require_store_file
 
+    require_store_file(store.path)  # a mistyped path makes no key file
     key = load_or_create_key(key_file_path())
     backup = encrypt_file(store.path, key, busy_timeout=store.busy_timeout)
     data = {"path": str(store.path), "key_file": str(key.source), "backup": str(backup)}

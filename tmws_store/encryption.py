@@ -228,6 +228,12 @@ def decrypt_file(path: Path, key: DatabaseKey, *, busy_timeout: float) -> Path:
     return _convert(path, key, None, busy_timeout=busy_timeout, reason="before-decrypt")
 
 
+def require_store_file(path: Path) -> None:
+    """Refuse a conversion of ``path`` that is not there, before anything (a key file) is made."""
+    if not path.is_file():
+        raise StoreError(f"{path} does not exist or is not a file; nothing to convert", path=path)
+
+
 def _convert(
     path: Path,
     old: DatabaseKey | None,
@@ -250,8 +256,7 @@ def _convert(
     from .backends.sqlite.backup import backup_beside, fsync_folder, partial_file
     from .backends.sqlite.connection import open_database, read_identity, store_error
 
-    if not path.is_file():
-        raise StoreError(f"{path} does not exist or is not a file; nothing to convert", path=path)
+    require_store_file(path)
     try:
         source = open_database(path, old, busy_timeout=busy_timeout, cipher=True)
         try:
