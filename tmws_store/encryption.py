@@ -21,7 +21,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import TYPE_CHECKING
 
-from .errors import PlainFileError, StoreError, WrongKeyError
+from .errors import PlainFileError, StoreError, WrongKeyError, disk_error_class
 from .paths import Location, ensure_private_dirs
 
 if TYPE_CHECKING:
@@ -257,6 +257,7 @@ def _convert(
     from .backends.sqlite.connection import open_database, read_identity, store_error
 
     require_store_file(path)
+    replaced = False
     try:
         source = open_database(path, old, busy_timeout=busy_timeout, cipher=True)
         try:
@@ -269,12 +270,30 @@ def _convert(
                 _refuse_if_open_elsewhere(path)
                 os.fsync(fd)
                 os.replace(temp, path)
+                replaced = True
                 fsync_folder(path.parent)
         finally:
             source.close()
     except sqlite3.Error as exc:
         raise store_error(exc, path, "converting") from exc
+    except OSError as exc:  # the copy's sync, the rename or the folder's sync
+        raise _conversion_os_error(exc, path, replaced=replaced) from exc
     return backup
+
+
+def _conversion_os_error(exc: OSError, path: Path, *, replaced: bool) -> StoreError:
+    reason = exc.strerror or str(exc)
+    if replaced:
+        message = (
+            f"{path} was converted, but its folder could not be synced ({reason}): after a "
+            "power cut the old file could be back. Check the disk."
+        )
+    else:
+        message = (
+            f"cannot convert {path}: {reason}; it was not changed, and the incomplete copy was "
+            "removed. Check the disk (or the folder's permissions) and try again."
+        )
+    return disk_error_class(exc)(message, path=path)
 
 
 def _export(

@@ -8,6 +8,7 @@ breaks a constraint of the database (a duplicate key, say) raises a ``Constraint
 Each back end turns its driver's errors into these in one function of its own (``backends``).
 """
 
+import errno
 from pathlib import Path
 from typing import ClassVar, Self
 
@@ -71,6 +72,16 @@ class StorageFullError(StoreError):
     Raised for the file or database that was being written: the destination of a copy or
     a backup, not its source.
     """
+
+
+# What a full or failing disk says to a write or a sync: no space, over a quota, over the file
+# size limit, or an I/O error.
+_DISK_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG, errno.EIO})
+
+
+def disk_error_class(exc: OSError) -> type[StoreError]:
+    """``StorageFullError`` for an OS error of a full or failing disk, else ``StoreError``."""
+    return StorageFullError if exc.errno in _DISK_ERRNOS else StoreError
 
 
 class DatabaseLockedError(StoreError):

@@ -27,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ...errors import StorageFullError, StoreError
+from ...errors import StorageFullError, StoreError, disk_error_class
 from ...paths import PRIVATE_FILE_MODE
 from .connection import from_sqlite, open_database
 
@@ -227,7 +227,7 @@ def _destination_error(exc: sqlite3.Error, source: Path, dest: Path) -> StorageF
     if name == "SQLITE_FULL":
         what, advice = "the disk is full (or over a file size limit)", "Free some space"
     else:  # the disk failed a write or a sync: saying "full" would send the user astray
-        what, advice = f"a disk I/O error ({exc})", "Check the disk"
+        what, advice = "a disk I/O error", "Check the disk"
     return StorageFullError(
         f"{what} while writing the backup {dest} of {source}; the incomplete copy was removed "
         f"and {source} was not changed. {advice} and try again.",
@@ -235,23 +235,19 @@ def _destination_error(exc: sqlite3.Error, source: Path, dest: Path) -> StorageF
     )
 
 
-# What the disk says when it cannot take the copy: no room (no space, over a quota or the file
-# size limit), or a failed write or sync. The same StorageFullError as when SQLite meets them.
-_NO_ROOM = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
-
-
 def _from_os_error(exc: OSError, source: Path, dest: Path) -> StoreError:
     # The folder missing or not writable, or no room for the file or its name, or the disk
     # failing; the partial copy is gone by now (partial_file removes it).
     reason = exc.strerror or str(exc)
-    if exc.errno in _NO_ROOM or exc.errno == errno.EIO:
-        advice = "Free some space" if exc.errno in _NO_ROOM else "Check the disk"
-        return StorageFullError(
-            f"cannot write the backup {dest} of {source}: {reason}; the incomplete copy was "
-            f"removed and {source} was not changed. {advice} and try again.",
-            path=dest,
-        )
-    return StoreError(f"cannot write the backup {dest}: {reason}", path=dest)
+    kind = disk_error_class(exc)
+    if kind is StoreError:
+        return StoreError(f"cannot write the backup {dest}: {reason}", path=dest)
+    advice = "Check the disk" if exc.errno == errno.EIO else "Free some space"
+    return kind(
+        f"cannot write the backup {dest} of {source}: {reason}; the incomplete copy was "
+        f"removed and {source} was not changed. {advice} and try again.",
+        path=dest,
+    )
 
 
 def remove_partial_backups(folder: Path) -> list[Path]:

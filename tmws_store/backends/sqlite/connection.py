@@ -246,16 +246,33 @@ _CONSTRAINT_KINDS = {
 }
 
 
+# sqlcipher3 gives no error name at all for a failed backup step, and SQLITE_ERROR for any
+# failure inside sqlcipher_export, a disk I/O error included. SQLite's fixed text for a
+# primary result code (sqlite3_errstr), when it is the whole message, then says which it was.
+_PRIMARY_BY_TEXT = {
+    "disk I/O error": "SQLITE_IOERR",
+    "database or disk is full": "SQLITE_FULL",
+    "database is locked": "SQLITE_BUSY",
+    "attempt to write a readonly database": "SQLITE_READONLY",
+    "file is not a database": "SQLITE_NOTADB",
+    "database disk image is malformed": "SQLITE_CORRUPT",
+    "unable to open database file": "SQLITE_CANTOPEN",
+}
+
+
 def _as_sqlite3(exc: BaseException) -> sqlite3.Error:
     kind = getattr(sqlite3, type(exc).__name__, sqlite3.DatabaseError)
     error: sqlite3.Error = kind(*exc.args)
-    for name in ("sqlite_errorcode", "sqlite_errorname"):
-        if hasattr(exc, name):
-            setattr(error, name, getattr(exc, name))
-    if getattr(exc, "sqlite_errorname", "") == "SQLITE_CONSTRAINT":
+    for attribute in ("sqlite_errorcode", "sqlite_errorname"):
+        if hasattr(exc, attribute):
+            setattr(error, attribute, getattr(exc, attribute))
+    name = getattr(exc, "sqlite_errorname", None)
+    if name == "SQLITE_CONSTRAINT":
         for start, extended in _CONSTRAINT_KINDS.items():
             if str(exc).startswith(start):
                 error.sqlite_errorname = extended
+    elif name in (None, "SQLITE_ERROR") and str(exc) in _PRIMARY_BY_TEXT:
+        error.sqlite_errorname = _PRIMARY_BY_TEXT[str(exc)]
     return error
 
 
