@@ -347,6 +347,31 @@ def test_a_conversion_on_a_failing_disk_leaves_the_old_file_or_the_new_one(
     assert converted, f"no attempt got through: {errors[:3]}"
 
 
+KEY_MAKER = """
+import json, sys
+from tmws_store import Store, StoreError
+
+try:
+    Store(sys.argv[1], encrypted=True).init()
+except StoreError as exc:
+    print(json.dumps([type(exc).__name__, str(exc)]))
+else:
+    print(json.dumps(["ok"]))
+"""
+
+
+def test_a_key_file_the_disk_fails_to_sync_is_refused_and_leaves_nothing(tmp_path: Path) -> None:
+    """The new key file's sync fails: a StorageFullError names it, and neither a key file nor
+    its temporary file nor a store is left (a store keyed by a key never saved is lost)."""
+    path = tmp_path / "tmws.db"
+    kind, message = run_failing(KEY_MAKER, [("posix/io/sync/fsync", 1.0)], tmp_path, str(path))
+    key_file = key_file_path()
+    assert kind == "StorageFullError", message
+    assert f"cannot write the key file {key_file}" in message, message
+    assert not path.exists()
+    assert not key_file.parent.exists() or not list(key_file.parent.iterdir())
+
+
 def run_command_failing(
     args: list[str], points: list[tuple[str, float]]
 ) -> "subprocess.CompletedProcess[str]":

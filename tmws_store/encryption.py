@@ -144,10 +144,17 @@ def _create_key_file(path: Path) -> DatabaseKey:
     ensure_private_dirs(Location(path, "argument"))
     remove_partial_backups(path.parent)
     secret = secrets.token_hex(_KEY_BYTES)
-    with partial_file(path) as (temp, fd):
-        os.write(fd, secret.encode())  # 64 bytes: one write
-        if publish(temp, fd, [path]) is None:
-            return load_or_create_key(path, create=False)  # another process was first
+    try:
+        with partial_file(path) as (temp, fd):
+            os.write(fd, secret.encode())  # 64 bytes: one write
+            if publish(temp, fd, [path]) is None:
+                return load_or_create_key(path, create=False)  # another process was first
+    except OSError as exc:  # no room, or the disk failed the write or a sync
+        raise disk_error_class(exc)(
+            f"cannot write the key file {path}: {exc.strerror or exc}; no store was encrypted "
+            "with it. Check the disk and try again.",
+            path=path,
+        ) from exc
     warnings.warn(
         f"created the encryption key file {path}: keep a copy of it elsewhere, since a lost "
         "key means the encrypted store's data is lost",
