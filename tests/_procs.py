@@ -79,7 +79,7 @@ def run(path, log_path):
     def slow_backup(source, *, reason, key=None):
         mark("backup started")
         # A pause after each 256-page step keeps the copy half made for a while.
-        dest = backup_to(source, backup_name(source, reason=reason),
+        dest = backup_to(source, backup_name(source, reason=reason), named_by_us=True,
                          progress=lambda done, total: time.sleep(0.03), key=key)
         mark("backup finished")
         return dest

@@ -68,8 +68,9 @@ INIT_CHILD = PAUSE + textwrap.dedent(
 
     real_backup_to = backup.backup_to
 
-    def paused_backup_to(source, dest, *, progress=None, key=None):
-        return real_backup_to(source, dest, progress=pause_at_half, key=key)
+    def paused_backup_to(source, dest, *, named_by_us=False, progress=None, key=None):
+        return real_backup_to(source, dest, named_by_us=named_by_us, progress=pause_at_half,
+                              key=key)
 
     backup.backup_to = paused_backup_to  # what backup_beside calls
     print(Store(sys.argv[1]).init().action, flush=True)
@@ -175,7 +176,7 @@ def test_a_killed_backup_is_never_listed_and_the_next_backup_removes_it(
     assert (shown["newest_backup"], shown["backups"]) == (None, 0)
     [partial] = partials(tmp_path)  # the dead writer's half copy, until the next backup
 
-    written = backup_to(db, backup_name(db, reason="manual"))
+    written = backup_to(db, backup_name(db, reason="manual"), named_by_us=True)
     assert not partial.exists() and partials(tmp_path) == []
     assert list_backups(db) == [written]
     assert memory_count(written) == ROWS
@@ -234,7 +235,9 @@ def test_a_live_writers_partial_copy_is_left_alone(
     assert list_backups(db) == []
     [partial] = partials(tmp_path)
 
-    other = backup_to(db, backup_name(db, reason="manual"))  # removes dead writers' files
+    other = backup_to(
+        db, backup_name(db, reason="manual"), named_by_us=True
+    )  # removes dead writers' files
     with Store(db) as store:
         report = store.init()  # so does the slow path of init()
     assert report.action == "adopted" and report.backup is not None
@@ -273,7 +276,7 @@ written, errors = [], []
 for round_ in range(ROUNDS):
     wait_for(f"round{round_}")
     try:
-        written.append(str(backup_to(db, backup_name(db, reason="manual"))))
+        written.append(str(backup_to(db, backup_name(db, reason="manual"), named_by_us=True)))
     except Exception as exc:
         errors.append(f"{type(exc).__name__}: {exc}")
 report("backups", {"written": written, "errors": errors})
@@ -307,7 +310,23 @@ def test_a_failed_backup_is_a_store_error_and_leaves_nothing(tmp_path: Path) -> 
     text = tmp_path / "notes.db"
     text.write_text("not a database, but some notes\n" * 200)
     with pytest.raises(NotADatabaseError, match=re.escape(f"{text} is not a SQLite database")):
-        backup_to(text, backup_name(text, reason="manual"))
+        backup_to(text, backup_name(text, reason="manual"), named_by_us=True)
     with pytest.raises(StoreError, match=re.escape("missing/copy.db: No such file or directory")):
         backup_to(text, tmp_path / "missing" / "copy.db")
     assert [p.name for p in tmp_path.iterdir()] == ["notes.db"]
+
+
+@pytest.mark.parametrize("name", ["copy.db", "tmws.db.backup-2026-11-24T041500Z-manual"])
+def test_a_destination_that_exists_is_refused_whatever_its_name(name: str, tmp_path: Path) -> None:
+    """A caller's name is the caller's, even one in ``backup_name``'s form: no other name is
+    tried, the file there is kept, and the error is a StoreError naming it."""
+    with Store(tmp_path / "tmws.db") as store:
+        store.init()
+        taken = tmp_path / name
+        taken.write_text("keep me")
+        with pytest.raises(StoreError, match=re.escape(f"{taken} already exists")):
+            store.backup(taken)
+    assert taken.read_text() == "keep me"
+    assert sorted(p.name for p in tmp_path.iterdir() if ".backup-" in p.name) == (
+        [name] if ".backup-" in name else []
+    )

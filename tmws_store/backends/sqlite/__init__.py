@@ -188,11 +188,14 @@ class SQLiteBackend(Backend):
         if not source.is_file():
             what = "does not exist" if not source.exists() else "is not a regular file"
             raise NotADatabaseError(f"{source} {what}; there is nothing to back up", path=source)
+        named_by_us = dest is None or dest.is_dir()
         if dest is None:
             dest = backup_name(source, reason="manual")
         elif dest.is_dir():
             dest = backup_name(source, reason="manual", folder=dest)
         try:
-            return backup_to(source, dest, progress=progress, key=self.location.key)
+            return backup_to(
+                source, dest, named_by_us=named_by_us, progress=progress, key=self.location.key
+            )
         except sqlite3.Error as exc:
             raise store_error(exc, source, "backing up") from exc

@@ -58,26 +58,28 @@ def backup_to(
     source: Path,
     dest: Path,
     *,
+    named_by_us: bool = False,
     progress: Progress | None = None,
     key: "DatabaseKey | None" = None,
 ) -> Path:
     """Copy the database at ``source`` to the new file ``dest``; never overwrites a file.
 
-    A ``dest`` named the way ``backup_name`` names copies of ``source`` is automatic: when
-    another process claims that name first, the copy takes the next free suffix (the path
-    returned says which). Any other ``dest`` that exists is refused with FileExistsError
-    before anything is written. Other failures raise a ``StoreError``; the half-made copy is
-    removed, and no other file is.
+    ``named_by_us``: ``dest`` is a name ``backup_name`` chose, not the caller's. When another
+    process claims it first, the copy takes the next free suffix (the path returned says
+    which). A caller's ``dest`` that exists is refused with a ``StoreError`` before anything
+    is written, whatever it looks like. Other failures raise a ``StoreError`` too; the
+    half-made copy is removed, and no other file is.
     """
-    automatic = _automatic_names(source, dest)
-    if automatic is None and os.path.lexists(dest):
-        raise FileExistsError(f"{dest} already exists; choose another backup file name")
+    names = _automatic_names(source, dest) if named_by_us else None
+    taken = StoreError(f"{dest} already exists; choose another backup file name", path=dest)
+    if names is None and os.path.lexists(dest):
+        raise taken
     for folder in dict.fromkeys((source.parent, dest.parent)):
         remove_partial_backups(folder)
     try:
         with partial_file(dest) as (temp, fd):
             _copy(source, temp, progress, key)
-            written = publish(temp, fd, automatic or [dest])
+            written = publish(temp, fd, names or [dest])
     except sqlite3.Error as exc:
         raise (
             _destination_error(exc, source, dest)
@@ -88,9 +90,9 @@ def backup_to(
         raise _from_os_error(exc, source, dest) from exc
     if written is not None:
         return written
-    if automatic is None:
-        raise FileExistsError(f"{dest} already exists; choose another backup file name")
-    raise FileExistsError(f"too many backups of {source} made in the same second")
+    if names is None:
+        raise taken
+    raise StoreError(f"too many backups of {source} made in the same second", path=source)
 
 
 def _copy(source: Path, temp: Path, progress: Progress | None, key: "DatabaseKey | None") -> None:
@@ -310,7 +312,7 @@ def backup_name(source: Path, *, reason: str, folder: Path | None = None) -> Pat
         dest = where / f"{source.name}.backup-{stamp}-{reason}{suffix}"
         if not dest.exists():
             return dest
-    raise FileExistsError(f"too many backups of {source} made in the same second")
+    raise StoreError(f"too many backups of {source} made in the same second", path=source)
 
 
 def list_backups(source: Path) -> list[Path]:
@@ -334,4 +336,4 @@ def list_backups(source: Path) -> list[Path]:
 def backup_beside(source: Path, *, reason: str, key: "DatabaseKey | None" = None) -> Path:
     """Back up ``source`` next to it under ``backup_name``; returns the copy's path."""
     dest = backup_name(source, reason=reason)
-    return backup_to(source, dest, key=key)
+    return backup_to(source, dest, named_by_us=True, key=key)
