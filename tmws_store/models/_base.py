@@ -160,6 +160,11 @@ class TMWSModel(SQLModel, registry=registry()):
         edits of it after the next flush were not saved. Made tracked first, the one value is
         stored in both places.
         """
+        if name == "_sa_instance_state":
+            # SQLAlchemy's own slot, set once for every object made or loaded: stored as
+            # SQLModel's __setattr__ stores it, without its checks or the lookup below.
+            self.__dict__[name] = value
+            return
         tracked = tracked_json_classes(type(self)).get(name)
         if tracked is not None and isinstance(value, tracked.plain):
             value = tracked.coerce(name, value)
