@@ -253,7 +253,9 @@ class Store:
                 )
         engine, async_engine = self._backend.take_engines()
         if engine is not None:
-            engine.dispose()
+            # The pool's idle connections closed. Not engine.dispose(), which also builds a
+            # new pool for an engine this store lets go of (a third of a fixture's close).
+            engine.pool.dispose()
         if async_engine is not None:
             import asyncio
 
