@@ -18,8 +18,9 @@ import shutil
 import sqlite3
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import pytest
 
@@ -48,6 +49,38 @@ EIO = errno.EIO
 # Failure points of libfiu's POSIX wrappers and the share of calls each fails.
 WRITES_FAIL = ("posix/io/rw/pwrite", 0.02)
 SYNCS_FAIL = [("posix/io/sync/fsync", 0.3), ("posix/io/sync/fdatasync", 0.3)]
+
+
+class Attempt(NamedTuple):
+    """One attempt's end: its error (None when it got through), and whether it changed the
+    file (the next attempt then starts again from the pristine copy)."""
+
+    error: str | None
+    changed: bool
+
+
+def until_one_fails_and_one_succeeds(
+    pristine: Path, path: Path, attempt: Callable[[], Attempt]
+) -> None:
+    """Run ``attempt`` on ``path``, a copy of ``pristine``, until one attempt has failed and
+    one has got through (each checks the file itself); fails after 60 without both."""
+    errors: list[str] = []
+    succeeded = 0
+    for _ in range(60):
+        if not path.exists():
+            path.parent.mkdir()
+            shutil.copyfile(pristine, path)
+        outcome = attempt()
+        if outcome.error is None:
+            succeeded += 1
+        else:
+            errors.append(outcome.error)
+        if outcome.changed:
+            shutil.rmtree(path.parent)
+        if errors and succeeded:
+            return
+    assert errors, "no injected failure was met: the run proves nothing"
+    assert succeeded, f"no attempt got through: {errors[:3]}"
 
 
 def fiu_options(points: list[tuple[str, float]]) -> list[str]:
@@ -215,14 +248,9 @@ def test_an_upgrade_on_a_failing_disk_finishes_or_leaves_version_1_with_every_ro
     with Store(pristine) as store:
         add_through_models(store, reference_row_data(tmp_path / "reference"))
     before = all_rows(pristine, set(TMWS_TABLES))
-    folder = tmp_path / "work"
-    path = folder / "tmws.db"
-    failures: list[str] = []
-    upgraded = 0
-    for _ in range(60):
-        if not path.exists():
-            folder.mkdir()
-            shutil.copyfile(pristine, path)
+    path = tmp_path / "work" / "tmws.db"
+
+    def attempt() -> Attempt:
         kind, *message = run_failing(UPGRADER, UPGRADE_FAILS, tmp_path, str(path))
         assert integrity(path) == "ok"
         assert identity(path) in {
@@ -230,24 +258,20 @@ def test_an_upgrade_on_a_failing_disk_finishes_or_leaves_version_1_with_every_ro
             (schema.APPLICATION_ID, schema.SCHEMA_VERSION),
         }
         assert all_rows(path, set(TMWS_TABLES)) == before
-        for backup in folder.glob("tmws.db.backup-*"):
+        for backup in path.parent.glob("tmws.db.backup-*"):
             assert ".partial" not in backup.name, backup.name
             assert integrity(backup) == "ok"
             assert identity(backup) == (schema.APPLICATION_ID, 1)
             assert all_rows(backup, set(TMWS_TABLES)) == before
-        if kind == "ok":
-            upgraded += 1
-            assert identity(path) == (schema.APPLICATION_ID, schema.SCHEMA_VERSION)
-            with Store(path) as store:
-                assert store.verify().ok
-            shutil.rmtree(folder)  # the next attempt starts from version 1 again
-        else:
+        if kind != "ok":
             assert_named_store_errors([["", kind, *message]], path)
-            failures.append(message[0])
-        if failures and upgraded:
-            break
-    assert failures, "no injected failure was met: the run proves nothing"
-    assert upgraded, f"no attempt got through: {failures[:3]}"
+            return Attempt(message[0], changed=False)
+        assert identity(path) == (schema.APPLICATION_ID, schema.SCHEMA_VERSION)
+        with Store(path) as store:
+            assert store.verify().ok
+        return Attempt(None, changed=True)
+
+    until_one_fails_and_one_succeeds(pristine, path, attempt)
 
 
 BACKER = """
@@ -313,14 +337,9 @@ def test_a_conversion_on_a_failing_disk_leaves_the_old_file_or_the_new_one(
     secret = key_file_path().read_text()
     old_key, new_key = (secret, None) if command == "decrypt" else (None, secret)
     old_bytes = pristine.read_bytes()
-    folder = tmp_path / "work"
-    path = folder / "tmws.db"
-    errors: list[str] = []
-    converted = 0
-    for _ in range(60):
-        if not path.exists():
-            folder.mkdir()
-            path.write_bytes(old_bytes)
+    path = tmp_path / "work" / "tmws.db"
+
+    def attempt() -> Attempt:
         done = run_command_failing([command, "--db", str(path), "--json"], CONVERSION_FAILS)
         assert done.returncode in (0, 2), done.stdout + done.stderr
         assert "Traceback" not in done.stderr, done.stderr
@@ -328,23 +347,18 @@ def test_a_conversion_on_a_failing_disk_leaves_the_old_file_or_the_new_one(
         with Store(path, key=old_key if is_old else new_key) as store:
             assert store.verify().ok
             assert store.status(rows=True).rows["memories"] == 500
-        assert not [p.name for p in folder.iterdir() if ".partial" in p.name]
+        assert not [p.name for p in path.parent.iterdir() if ".partial" in p.name]
         if done.returncode == 0:
             assert not is_old
-            converted += 1
-        else:
-            error = json.loads(done.stdout)["error"]
-            assert error["type"] == "StorageFullError", error
-            assert str(path) in error["message"], error
-            # Failing only to sync the folder after the rename, it says the file was converted.
-            assert is_old or "was converted" in error["message"], error
-            errors.append(error["message"])
-        if not is_old:
-            shutil.rmtree(folder)  # the next attempt starts from the old file again
-        if errors and converted:
-            break
-    assert errors, "no injected failure was met: the run proves nothing"
-    assert converted, f"no attempt got through: {errors[:3]}"
+            return Attempt(None, changed=True)
+        error = json.loads(done.stdout)["error"]
+        assert error["type"] == "StorageFullError", error
+        assert str(path) in error["message"], error
+        # Failing only to sync the folder after the rename, it says the file was converted.
+        assert is_old or "was converted" in error["message"], error
+        return Attempt(error["message"], changed=not is_old)
+
+    until_one_fails_and_one_succeeds(pristine, path, attempt)
 
 
 KEY_MAKER = """
