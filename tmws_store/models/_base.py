@@ -163,7 +163,7 @@ class TMWSModel(SQLModel, registry=registry()):
         if name == "_sa_instance_state":
             # SQLAlchemy's own slot, set once for every object made or loaded: stored as
             # SQLModel's __setattr__ stores it, without its checks or the lookup below.
-            self.__dict__[name] = value
+            vars(self)[name] = value
             return
         tracked = tracked_json_classes(type(self)).get(name)
         if tracked is not None and isinstance(value, tracked.plain):
