@@ -386,6 +386,35 @@ def test_a_key_file_the_disk_fails_to_sync_is_refused_and_leaves_nothing(tmp_pat
     assert not key_file.parent.exists() or not list(key_file.parent.iterdir())
 
 
+def test_a_key_file_whose_folder_fails_to_sync_is_kept_and_used_next_time(
+    tmp_path: Path,
+) -> None:
+    """Half the fsyncs fail, until one fails after the key file got its name: the error says
+    it was written, and the next start encrypts the store with that very key."""
+    path = tmp_path / "tmws.db"
+    key_file = key_file_path()
+    for _ in range(60):
+        kind, *rest = run_failing(KEY_MAKER, [("posix/io/sync/fsync", 0.5)], tmp_path, str(path))
+        if kind != "ok":
+            assert kind == "StorageFullError", rest  # the key file's or the new store's sync
+            if "was written" in rest[0]:
+                break
+        shutil.rmtree(key_file.parent, ignore_errors=True)
+        for made in tmp_path.glob("tmws.db*"):
+            made.unlink()
+    else:
+        pytest.fail("no run failed after the key file got its name")
+    assert kind == "StorageFullError", rest
+    assert f"the key file {key_file} was written, but its folder could not be synced" in rest[0]
+    assert not path.exists()
+    kept = key_file.read_text()
+    with Store(path, encrypted=True) as store:  # no warning: no new key is made
+        store.init()
+    assert key_file.read_text() == kept
+    with Store(path, key=kept) as store:
+        assert store.verify().ok
+
+
 def run_command_failing(
     args: list[str], points: list[tuple[str, float]]
 ) -> "subprocess.CompletedProcess[str]":
@@ -396,6 +425,34 @@ def run_command_failing(
         text=True,
         timeout=120,
     )
+
+
+def test_a_backup_whose_folder_fails_to_sync_says_it_was_written(tmp_path: Path) -> None:
+    """Half the fsyncs fail: the copy's own (nothing is named: the copy is removed) or the
+    folder's after the copy got its name (it is whole and stays, and the error says so)."""
+    path = tmp_path / "tmws.db"
+    with Store(path) as store:
+        store.init()
+    seen: set[str] = set()
+    for _ in range(60):
+        kind, *rest = run_failing(BACKER, [("posix/io/sync/fsync", 0.5)], tmp_path, str(path))
+        made = list(tmp_path.glob("tmws.db.backup-*"))
+        if kind == "ok":
+            seen.add("ok")
+        elif made:
+            assert kind == "StorageFullError", rest
+            assert f"the backup {made[0]} of {path} was written whole" in rest[0], rest
+            assert integrity(made[0]) == "ok"
+            seen.add("named, folder not synced")
+        else:
+            assert kind == "StorageFullError", rest
+            assert "the incomplete copy was removed" in rest[0], rest
+            seen.add("not named")
+        for backup in made:
+            backup.unlink()
+        if len(seen) == 3:
+            break
+    assert seen == {"ok", "named, folder not synced", "not named"}
 
 
 def _tables(path: Path) -> set[str]:

@@ -139,7 +139,12 @@ def _create_key_file(path: Path) -> DatabaseKey:
     # The backup module's temporary file: locked while written, linked to its name only if
     # that is free. One whose process died before the link is removed here, by the next
     # creation: a creation that succeeded leaves none, so nothing else looks for them.
-    from .backends.sqlite.backup import partial_file, publish, remove_partial_backups
+    from .backends.sqlite.backup import (
+        NameNotSyncedError,
+        partial_file,
+        publish,
+        remove_partial_backups,
+    )
 
     ensure_private_dirs(Location(path, "argument"))
     remove_partial_backups(path.parent)
@@ -150,9 +155,14 @@ def _create_key_file(path: Path) -> DatabaseKey:
             if publish(temp, fd, [path]) is None:
                 return load_or_create_key(path, create=False)  # another process was first
     except OSError as exc:  # no room, or the disk failed the write or a sync
+        what = (
+            f"the key file {path} was written, but its folder could not be synced"
+            if isinstance(exc, NameNotSyncedError)
+            else f"cannot write the key file {path}"
+        )
         raise disk_error_class(exc)(
-            f"cannot write the key file {path}: {exc.strerror or exc}; no store was encrypted "
-            "with it. Check the disk and try again.",
+            f"{what}: {exc.strerror or exc}; no store was encrypted with it yet. Check the disk "
+            "and try again.",
             path=path,
         ) from exc
     warnings.warn(

@@ -180,9 +180,21 @@ def publish(temp: Path, fd: int, names: list[Path], *, durable: bool = True) -> 
         # The folder's own sync makes the new name durable (and the temporary one's removal):
         # without it a power cut could lose the name of a backup already reported as made.
         if durable:
-            fsync_folder(name.parent)
+            try:
+                fsync_folder(name.parent)
+            except OSError as exc:
+                raise NameNotSyncedError(name, exc) from exc
         return name
     return None
+
+
+class NameNotSyncedError(OSError):
+    """The copy is whole at ``name``, but syncing its folder failed: a power cut could lose
+    the name. Not removed on that account: another process may be using the file by now."""
+
+    def __init__(self, name: Path, cause: OSError) -> None:
+        super().__init__(cause.errno, cause.strerror, str(name))
+        self.name = name
 
 
 def fsync_folder(folder: Path) -> None:
@@ -242,6 +254,13 @@ def _from_os_error(exc: OSError, source: Path, dest: Path) -> StoreError:
     # failing; the partial copy is gone by now (partial_file removes it).
     reason = exc.strerror or str(exc)
     kind = disk_error_class(exc)
+    if isinstance(exc, NameNotSyncedError):
+        return kind(
+            f"the backup {exc.name} of {source} was written whole, but its folder could not be "
+            f"synced ({reason}): a power cut could lose its name. {source} was not changed. "
+            "Check the disk.",
+            path=exc.name,
+        )
     if kind is StoreError:
         return StoreError(f"cannot write the backup {dest}: {reason}", path=dest)
     advice = "Check the disk" if exc.errno == errno.EIO else "Free some space"
