@@ -270,11 +270,10 @@ def _convert(
     """
     import sqlite3
 
-    from .backends.sqlite.backup import backup_beside, fsync_folder, partial_file
+    from .backends.sqlite.backup import backup_beside, partial_file, sync_name
     from .backends.sqlite.connection import open_database, read_identity, store_error
 
     require_store_file(path)
-    replaced = False
     try:
         source = open_database(path, old, busy_timeout=busy_timeout, cipher=True)
         try:
@@ -287,20 +286,21 @@ def _convert(
                 _refuse_if_open_elsewhere(path)
                 os.fsync(fd)
                 os.replace(temp, path)
-                replaced = True
-                fsync_folder(path.parent)
+                sync_name(path)
         finally:
             source.close()
     except sqlite3.Error as exc:
         raise store_error(exc, path, "converting") from exc
     except OSError as exc:  # the copy's sync, the rename or the folder's sync
-        raise _conversion_os_error(exc, path, replaced=replaced) from exc
+        raise _conversion_os_error(exc, path) from exc
     return backup
 
 
-def _conversion_os_error(exc: OSError, path: Path, *, replaced: bool) -> StoreError:
+def _conversion_os_error(exc: OSError, path: Path) -> StoreError:
+    from .backends.sqlite.backup import NameNotSyncedError
+
     reason = exc.strerror or str(exc)
-    if replaced:
+    if isinstance(exc, NameNotSyncedError):  # renamed into place, the folder not synced
         message = (
             f"{path} was converted, but its folder could not be synced ({reason}): after a "
             "power cut the old file could be back. Check the disk."

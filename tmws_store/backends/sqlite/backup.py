@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     from ...encryption import DatabaseKey
 
 __all__ = [
+    "NameNotSyncedError",
     "backup_beside",
     "backup_name",
     "backup_to",
@@ -43,6 +44,7 @@ __all__ = [
     "partial_file",
     "publish",
     "remove_partial_backups",
+    "sync_name",
 ]
 
 Progress = Callable[[int, int], None]  # (pages copied, total pages)
@@ -177,15 +179,23 @@ def publish(temp: Path, fd: int, names: list[Path], *, durable: bool = True) -> 
         except FileExistsError:
             continue  # another process claimed it first
         temp.unlink()
-        # The folder's own sync makes the new name durable (and the temporary one's removal):
-        # without it a power cut could lose the name of a backup already reported as made.
         if durable:
-            try:
-                fsync_folder(name.parent)
-            except OSError as exc:
-                raise NameNotSyncedError(name, exc) from exc
+            sync_name(name)
         return name
     return None
+
+
+def sync_name(name: Path) -> None:
+    """Make the name ``name`` durable, just given to a whole file (linked or renamed there).
+
+    The folder's own sync does it (and makes the temporary name's removal durable): without
+    it a power cut could lose the name of a copy already reported as made. Its failure is a
+    ``NameNotSyncedError``, which says the file is whole at ``name``.
+    """
+    try:
+        fsync_folder(name.parent)
+    except OSError as exc:
+        raise NameNotSyncedError(name, exc) from exc
 
 
 class NameNotSyncedError(OSError):
