@@ -48,6 +48,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, TypeVar
 
+from floors import plain_memory_class, write_plain_modules  # benchmarks/, beside this file
 from sqlalchemy import create_engine
 from sqlmodel import Session, select
 
@@ -322,6 +323,16 @@ def bench_processes(scratch: Scratch, rounds: int, *, every_command: bool) -> No
     pair = paired(sqlmodel, python("-c", "from tmws_store import Agent"), rounds)
     record("`from tmws_store import Agent` (all 42 classes)", "`import sqlmodel`", pair,
            "<= 1.4x", 1.4)  # fmt: skip
+    # The floor under that target: the same tables as plain SQLAlchemy and Pydantic classes.
+    folder = scratch.path().parent
+    modules = write_plain_modules(folder)
+    compileall.compile_dir(folder, quiet=1)
+    imports = (
+        f"import sys; sys.path.insert(0, {str(folder)!r}); import sqlmodel, {', '.join(modules)}"
+    )
+    plain_tables = python("-c", imports)
+    record("the same 42 tables as plain SQLAlchemy classes + plain Pydantic models (floors.py)",
+           "`import sqlmodel`", paired(sqlmodel, plain_tables, rounds), "report")  # fmt: skip
 
     probe = (
         "import sys, tmws_store; tmws_store.Store(sys.argv[1]).init(); "
@@ -542,11 +553,25 @@ def bench_newest(scratch: Scratch, total: int, rounds: int) -> Path:
                 .limit(100)
             ).all()
 
+    plain = plain_memory_class(store.engine)
+    plain_columns: Any = plain  # its columns are class attributes only at run time
+
+    def plain_orm() -> None:  # the floor under the target: SQLAlchemy's ORM with its own types
+        with Session(store.engine) as session:
+            session.scalars(
+                select(plain)
+                .where(plain_columns.agent_id == agent)
+                .order_by(plain_columns.created_at.desc())
+                .limit(100)
+            ).all()
+
     what = f"100 newest memories of one agent among {total:,}"
     pair = paired(raw, lambda: newest_orm(store, agent), rounds)
     record(what, "hand-written sqlite3 query", pair, "<= 5x", 5)
     record("the same, as rows (`Memory.__table__.select()`)", "hand-written sqlite3 query",
            paired(raw, core, rounds), "report")  # fmt: skip
+    record("the same, as objects of a plain SQLAlchemy class on the reflected table (floors.py)",
+           "hand-written sqlite3 query", paired(raw, plain_orm, rounds), "report")  # fmt: skip
     con.close()
     store.close()
     print(f"query plan: {plan}")
