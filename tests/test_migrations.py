@@ -8,13 +8,29 @@ from pathlib import Path
 
 import pytest
 
-from tmws_store import SCHEMA_VERSION, LicenseKey, Store, TierEnum
+from tmws_store import (
+    SCHEMA_VERSION,
+    LicenseKey,
+    MigrationError,
+    Store,
+    TierEnum,
+    TMWSModel,
+    schema,
+)
 from tmws_store.backends.postgresql import STAMP_TABLE, stamp_text
 from tmws_store.backends.sqlite import startup
 from tmws_store.migrations.v2 import NEW_INDEXES
 from tmws_store.paths import resolve_location
 
-from .helpers import REF42, copy_reference, names_of, pg_query
+from .helpers import (
+    REF42,
+    copy_reference,
+    identity,
+    make_v1_store,
+    names_of,
+    pg_query,
+    shape_34,
+)
 
 NEW_LICENCE_ROW = (
     "INSERT INTO license_keys (id, agent_id, tier, license_key_hash, issued_at, is_active) "
@@ -103,3 +119,34 @@ def test_an_adopted_tmws_file_takes_new_licence_keys(tmp_path: Path) -> None:
     con.close()
     assert after == before  # every value and storage class as it was
     assert "FOREIGN KEY" not in ddl and "id UUID NOT NULL" in ddl  # TMWS's declared types kept
+
+
+def test_our_stamp_with_version_0_is_completed_as_a_tmws_file(tmp_path: Path) -> None:
+    """Our application id with user_version 0 (another tool's doing, or a hand's) says nothing
+    about the tables: the file is adopted (completed to version 1), then migrated, never
+    stamped current with tables missing."""
+    path = shape_34(tmp_path)  # a TMWS file of 34 tables
+    con = sqlite3.connect(path)
+    con.execute(f"PRAGMA application_id = {schema.APPLICATION_ID}")
+    con.commit()
+    con.close()
+    with Store(path) as store:
+        report = store.init()
+        assert report.action == "adopted" and len(report.tables_created) == 42 - 34
+        assert store.verify().ok
+    assert names_of(path, "table") >= set(TMWSModel.metadata.tables)
+
+
+def test_a_version_1_store_that_lost_a_table_fails_its_upgrade_with_a_store_error(
+    tmp_path: Path,
+) -> None:
+    """The migration to version 2 reads license_keys: a file without it is a MigrationError
+    naming the table (SQLAlchemy's NoSuchTableError before), and stays at version 1."""
+    path = make_v1_store(tmp_path / "tmws.db")
+    con = sqlite3.connect(path)
+    con.execute("DROP TABLE license_keys")
+    con.commit()
+    con.close()
+    with pytest.raises(MigrationError, match="table license_keys is missing"):
+        Store(path).init()
+    assert identity(path) == (schema.APPLICATION_ID, 1)

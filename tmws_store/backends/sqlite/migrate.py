@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import create_engine
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import DBAPIError, NoSuchTableError, SQLAlchemyError
 from sqlalchemy.pool import StaticPool
 
 from ...errors import MigrationError
@@ -57,11 +57,19 @@ def run_step(con: sqlite3.Connection, path: Path, migration: Migration) -> None:
             migration.upgrade(operations(connection))
     except DBAPIError as exc:
         raise from_sqlite(exc.orig, path, f"migrating to version {migration.version}") or (
-            MigrationError(
-                f"{path}: the migration to schema version {migration.version} failed "
-                f"({exc.orig}); the file was left at the version before it.",
-                path=path,
-            )
+            _failed(path, migration, str(exc.orig))
         ) from exc
+    except NoSuchTableError as exc:  # reflection of a table the file has lost
+        raise _failed(path, migration, f"table {exc} is missing") from exc
+    except SQLAlchemyError as exc:  # any other error of SQLAlchemy's own, before SQL ran
+        raise _failed(path, migration, str(exc)) from exc
     finally:
         engine.dispose()
+
+
+def _failed(path: Path, migration: Migration, reason: str) -> MigrationError:
+    return MigrationError(
+        f"{path}: the migration to schema version {migration.version} failed "
+        f"({reason}); the file was left at the version before it.",
+        path=path,
+    )

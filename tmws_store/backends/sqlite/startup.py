@@ -141,6 +141,10 @@ def classify(con: sqlite3.Connection, path: Path, app_id: int, version: int, tar
                 "the file was left untouched.",
                 path=path,
             )
+        if version < schema.BASELINE_VERSION:
+            # Our stamp with no version of ours (set by another tool, or by hand): nothing
+            # says which tables it has, so it is completed as a TMWS file is.
+            return "adopt"
         return "upgrade" if version < target else "adopt"
     if app_id != 0:
         raise ForeignDatabaseError(
@@ -161,6 +165,18 @@ def classify(con: sqlite3.Connection, path: Path, app_id: int, version: int, tar
         "tmws_store left it untouched. Point TMWS_HOME or TMWS_DATABASE_URL at another file.",
         path=path,
     )
+
+
+def refuse_unless_ours(con: sqlite3.Connection, path: Path) -> None:
+    """Refuse, as ``init()`` would, a file that is not tmws_store's to rewrite.
+
+    Another program's, one written by a newer tmws_store, or one holding triggers or views
+    we do not make. For the conversions (encrypt, decrypt), which rewrite a whole file
+    without adopting or completing it.
+    """
+    app_id, version = read_identity(con)
+    if classify(con, path, app_id, version, schema.SCHEMA_VERSION) != "fresh":
+        _refuse_schema_code(con, path)
 
 
 def _refuse_damage(con: sqlite3.Connection, path: Path) -> None:
