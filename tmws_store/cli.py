@@ -50,7 +50,7 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
 
-from .errors import StoreError
+from .errors import StoreError, UnsupportedURLError
 from .paths import mask_url
 from .reports import counted
 from .schema import table_names
@@ -258,7 +258,8 @@ class ProgressBar:
     def __init__(self, label: str = "backup", unit: str = "pages") -> None:
         self.label = label
         self.unit = unit  # a backup counts SQLite pages, a copy rows
-        self.enabled = sys.stderr.isatty()
+        # No stderr at all when the command was started with it closed (``2>&-``, a daemon).
+        self.enabled = sys.stderr is not None and sys.stderr.isatty()
         self._bar: Any = None  # made by the first call, which knows the total
 
     def __call__(self, done: int, total: int) -> None:
@@ -326,6 +327,13 @@ def cmd_backup(store: Store, args: Arguments) -> Result:
 
 def _open(where: str, *, encrypted: bool | None = None) -> Store:
     """A store for ``--db`` or a copy side: a URL when it has a scheme, else a file path."""
+    scheme, colon_slash, rest = where.partition(":/")
+    if colon_slash and not rest.startswith("/") and _looks_like_scheme(scheme):
+        # "postgresql+psycopg:/me:pw@host/db": taken as a path, it would make folders named
+        # after the password. Shown without anything after the scheme.
+        raise UnsupportedURLError(
+            f"{scheme}:/... looks like a URL with a slash missing; write it as {scheme}://..."
+        )
     return (
         Store(url=where, encrypted=encrypted)
         if "://" in where
@@ -333,11 +341,23 @@ def _open(where: str, *, encrypted: bool | None = None) -> Store:
     )
 
 
+def _looks_like_scheme(text: str) -> bool:
+    """Whether ``text`` could be a URL scheme ("sqlite", "postgresql+psycopg"); one letter is
+    not taken for one (a Windows drive, "C:/")."""
+    return len(text) > 1 and text[0].isalpha() and all(c.isalnum() or c in "+-." for c in text)
+
+
 def cmd_encrypt(store: Store, args: Arguments) -> Result:
     """Encrypt the plain store file with the key file (created if missing), after a backup."""
-    from .encryption import encrypt_file, key_file_path, load_or_create_key, require_store_file
+    from .encryption import (
+        encrypt_file,
+        key_file_path,
+        load_or_create_key,
+        require_plain_store_file,
+    )
 
-    require_store_file(store.path)  # a mistyped path makes no key file
+    # Checked first, so that a mistyped path or another program's file makes no key file.
+    require_plain_store_file(store.path, busy_timeout=store.busy_timeout)
     key = load_or_create_key(key_file_path())
     backup = encrypt_file(store.path, key, busy_timeout=store.busy_timeout)
     data = {"path": str(store.path), "key_file": str(key.source), "backup": str(backup)}
@@ -351,8 +371,14 @@ def cmd_encrypt(store: Store, args: Arguments) -> Result:
 
 def cmd_decrypt(store: Store, args: Arguments) -> Result:
     """Decrypt the store file with the key file, after a backup (an encrypted one)."""
-    from .encryption import decrypt_file, key_file_path, load_or_create_key
+    from .encryption import (
+        decrypt_file,
+        key_file_path,
+        load_or_create_key,
+        require_encrypted_store_file,
+    )
 
+    require_encrypted_store_file(store.path)  # before the key, which it is not about
     key = load_or_create_key(key_file_path(), create=False)
     backup = decrypt_file(store.path, key, busy_timeout=store.busy_timeout)
     data = {"path": str(store.path), "key_file": str(key.source), "backup": str(backup)}
@@ -599,7 +625,7 @@ def _given_urls(argv: Sequence[str]) -> list[str]:
     """Every URL the command was given: argument, ``--opt=URL`` value or TMWS_DATABASE_URL."""
     given = [*argv, *(arg.partition("=")[2] for arg in argv if arg.startswith("-"))]
     given.append(os.environ.get("TMWS_DATABASE_URL", ""))
-    return [text for text in given if "://" in text]
+    return [text for text in given if "://" in text or ":/" in text]
 
 
 def _json_typed(argv: Sequence[str]) -> bool:
@@ -619,8 +645,12 @@ def _hide_passwords(message: str, urls: Iterable[str]) -> str:
     elsewhere (argparse, a driver) may quote what it was given.
     """
     for url in urls:
-        masked = mask_url(url)
-        message = message.replace(repr(url), repr(masked)).replace(url, masked)
+        # Also as a path would show it: a URL given where a path is taken (a backup's
+        # destination) is quoted with its "//" made "/", which mask_url no longer reads as
+        # a URL; the password is then masked by the same rule.
+        as_path = os.path.normpath(url)
+        for text, masked in ((url, mask_url(url)), (as_path, mask_url(url).replace("//", "/"))):
+            message = message.replace(repr(text), repr(masked)).replace(text, masked)
     return message
 
 
@@ -670,7 +700,13 @@ def _run(argv: Sequence[str]) -> Output:
     where = args.source if args.command == "copy" else args.db
     try:
         encrypted = False if args.command in _CONVERSIONS else None
-        with _open(where, encrypted=encrypted) if where else Store(encrypted=encrypted) as store:
+        # An empty --db (an unset variable in a script) is refused as the empty path it is,
+        # not taken for no --db: that would act on the default store.
+        with (
+            Store(encrypted=encrypted)
+            if where is None
+            else _open(where, encrypted=encrypted) as store
+        ):
             result = run(store, args)
     except (StoreError, OSError) as exc:
         message = _hide_passwords(_one_line(exc), urls)
@@ -735,7 +771,10 @@ def _write(stream: TextIO | None, text: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
-    output = _run(sys.argv[1:] if argv is None else argv)
+    try:
+        output = _run(sys.argv[1:] if argv is None else argv)
+    except KeyboardInterrupt:  # before the command ran (while parsing): it has its own
+        output = Output(err=f"{PROG}: interrupted\n", status=130)
     try:
         # Written and flushed here, not at exit: a reader that went away is met where it
         # can be handled.

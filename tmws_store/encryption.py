@@ -22,7 +22,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING
 
 from .errors import PlainFileError, StoreError, WrongKeyError, disk_error_class
-from .paths import Location, ensure_private_dirs
+from .paths import Location, ensure_private_dirs, tmws_home
 
 if TYPE_CHECKING:
     import sqlite3
@@ -100,9 +100,7 @@ def encryption_enabled(environ: Mapping[str, str] | None = None) -> bool:
 
 def key_file_path(environ: Mapping[str, str] | None = None) -> Path:
     """``$TMWS_HOME/secrets/db_encryption.key``, or ``~/.tmws/secrets/db_encryption.key``."""
-    env = os.environ if environ is None else environ
-    home = Path(env["TMWS_HOME"]).absolute() if env.get("TMWS_HOME") else Path.home() / ".tmws"
-    return home / "secrets" / KEY_FILE_NAME
+    return tmws_home(environ) / "secrets" / KEY_FILE_NAME
 
 
 def load_or_create_key(path: Path, *, create: bool = True) -> DatabaseKey:
@@ -251,6 +249,36 @@ def require_store_file(path: Path) -> None:
         raise StoreError(f"{path} does not exist or is not a file; nothing to convert", path=path)
 
 
+def require_plain_store_file(path: Path, *, busy_timeout: float) -> None:
+    """Refuse to encrypt ``path`` unless it is a plain store file of ours: checked before the
+    key file is made, so that a wrong file (missing, not SQLite, another program's) leaves
+    none behind. ``_convert`` checks it again on the connection it converts from."""
+    import sqlite3
+
+    from .backends.sqlite.connection import open_database, store_error
+    from .backends.sqlite.startup import refuse_unless_ours
+
+    require_store_file(path)
+    try:
+        con = open_database(path, None, busy_timeout=busy_timeout)
+        try:
+            refuse_unless_ours(con, path)
+        finally:
+            con.close()
+    except sqlite3.Error as exc:
+        raise store_error(exc, path, "reading") from exc
+
+
+def require_encrypted_store_file(path: Path) -> None:
+    """Refuse to decrypt ``path`` when it is missing or already plain, before the key file is
+    read: its message would otherwise be about the key."""
+    require_store_file(path)
+    if _is_plain(path):
+        raise PlainFileError(
+            f"{path} is already a plain SQLite file; nothing to decrypt", path=path
+        )
+
+
 def _convert(
     path: Path,
     old: DatabaseKey | None,
@@ -272,12 +300,14 @@ def _convert(
 
     from .backends.sqlite.backup import backup_beside, partial_file, sync_name
     from .backends.sqlite.connection import open_database, read_identity, store_error
+    from .backends.sqlite.startup import refuse_unless_ours
 
     require_store_file(path)
     try:
         source = open_database(path, old, busy_timeout=busy_timeout, cipher=True)
         try:
             app_id, version = read_identity(source)  # proves a plain file is one
+            refuse_unless_ours(source, path)  # another program's, a newer one, foreign triggers
             backup = backup_beside(path, reason=reason, key=old)
             with partial_file(path) as (temp, fd):
                 _export(source, temp, new, app_id, version)

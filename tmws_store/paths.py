@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 from urllib.parse import unquote
 
-from .errors import NotADatabaseError, UnsupportedURLError
+from .errors import NotADatabaseError, StoreError, UnsupportedURLError
 
 if TYPE_CHECKING:
     from sqlalchemy.engine import URL
@@ -47,6 +47,7 @@ __all__ = [
     "ensure_private_dirs",
     "mask_url",
     "resolve_location",
+    "tmws_home",
     "wide_folders",
 ]
 
@@ -204,7 +205,26 @@ def _file_location(database: str | None, shown: str, source: str) -> Location:
 
 
 def _absolute(path: Path) -> Path:
-    return Path(os.path.abspath(path.expanduser()))
+    """``path`` with a leading ``~`` or ``~user`` expanded, made absolute (not resolved)."""
+    try:
+        expanded = path.expanduser()
+    except RuntimeError:  # ~user of no such user, or a ~ with no home directory to find
+        raise StoreError(
+            f"cannot expand {str(path)!r}: its user or home directory is unknown; "
+            "give the path in full",
+            path=path,
+        ) from None
+    return Path(os.path.abspath(expanded))
+
+
+def tmws_home(environ: Mapping[str, str] | None = None) -> Path:
+    """TMWS's own folder: ``$TMWS_HOME``, or ``~/.tmws``; ``~`` expanded, made absolute.
+
+    The one reading of ``TMWS_HOME``: the default database and the encryption key file are
+    both found under it, so they can never end up in two places.
+    """
+    env = os.environ if environ is None else environ
+    return _absolute(Path(env["TMWS_HOME"]) if env.get("TMWS_HOME") else Path("~/.tmws"))
 
 
 def resolve_location(
@@ -225,11 +245,10 @@ def resolve_location(
         return _location_from_url(url, "url argument")
     if env.get("TMWS_DATABASE_URL"):
         return _location_from_url(env["TMWS_DATABASE_URL"], "TMWS_DATABASE_URL")
-    if env.get("TMWS_HOME"):
-        home = _absolute(Path(env["TMWS_HOME"]))
-        return Location(home / "data" / "tmws.db", "TMWS_HOME", home)
-    home = Path.home() / ".tmws"
-    return Location(home / "data" / "tmws.db", "default", home)
+    home = tmws_home(env)
+    return Location(
+        home / "data" / "tmws.db", "TMWS_HOME" if env.get("TMWS_HOME") else "default", home
+    )
 
 
 def ensure_private_dirs(location: Location) -> None:

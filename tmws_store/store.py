@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .backends import BackendName, backend_for
-from .errors import ConstraintError
+from .errors import ConstraintError, StoreError
 from .paths import Location, ServerLocation, resolve_location
 from .reports import InitReport
 
@@ -141,6 +141,9 @@ class Store:
         changed (an old TMWS file is copied before anything adopts it). SQLite only: a
         PostgreSQL store raises ``StoreError`` pointing to pg_dump or ``tmws-store copy``.
         """
+        if dest is not None and not os.fspath(dest):
+            # Path("") is the current folder: not what an empty (unset) name meant.
+            raise StoreError("the backup destination is empty; give a file or folder name")
         return self._backend.backup(None if dest is None else Path(dest), progress=progress)
 
     def insert_many(
