@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .backends import BackendName, backend_for
-from .errors import ConstraintError, StoreError
+from .errors import ConstraintError, DatabaseLockedError, StoreError
 from .paths import Location, ServerLocation, resolve_location
 from .reports import InitReport
 
@@ -41,6 +41,8 @@ if TYPE_CHECKING:
 __all__ = ["DEFAULT_BUSY_TIMEOUT", "Store"]
 
 DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a transaction waits for another process's write lock
+# The longest wait SQLite can keep: 2**31 - 1 milliseconds, in whole seconds.
+MAX_BUSY_TIMEOUT = (2**31 - 1) // 1000
 
 
 def _shown_cause(error: BaseException, exc: "DBAPIError") -> BaseException | None:
@@ -73,8 +75,13 @@ class Store:
         encrypted: bool | None = None,
         key: str | bytes | None = None,
     ) -> None:
-        if busy_timeout < 0:
-            raise ValueError("busy_timeout must be zero or more seconds")
+        # Not "< 0" alone: NaN passes it, and SQLite keeps the wait in milliseconds in a C
+        # int, so a longer one (inf included) would fail at the first connection or wrap.
+        if not 0 <= busy_timeout <= MAX_BUSY_TIMEOUT:
+            raise ValueError(
+                f"busy_timeout must be from 0 to {MAX_BUSY_TIMEOUT:,} seconds (about 24 days), "
+                f"not {busy_timeout!r}"
+            )
         from .encryption import keyed_location
 
         self.location: Location | ServerLocation = keyed_location(
@@ -156,6 +163,7 @@ class Store:
         inserted. A bad row raises ``ValidationError`` before anything is written.
         """
         from sqlalchemy.exc import DBAPIError
+        from sqlalchemy.exc import TimeoutError as PoolTimeout
 
         from .bulk import insert_many
 
@@ -165,6 +173,8 @@ class Store:
         except DBAPIError as exc:
             error = self._translate(exc)
             raise error from _shown_cause(error, exc)
+        except PoolTimeout:
+            raise self._no_free_connection() from None
 
     # --- engines and sessions -----------------------------------------------------------
 
@@ -193,6 +203,7 @@ class Store:
         expiry on commit).
         """
         from sqlalchemy.exc import DBAPIError
+        from sqlalchemy.exc import TimeoutError as PoolTimeout
         from sqlmodel import Session
 
         self._ensure_ready()
@@ -207,6 +218,9 @@ class Store:
                 session.rollback()
                 error = self._translate(exc, readonly=readonly)
                 raise error from _shown_cause(error, exc)
+            except PoolTimeout:
+                session.rollback()
+                raise self._no_free_connection() from None
             except BaseException:
                 session.rollback()
                 raise
@@ -215,6 +229,7 @@ class Store:
     async def async_session(self, *, readonly: bool = False) -> AsyncIterator["AsyncSession"]:
         """The async twin of ``session()``, on aiosqlite (psycopg's async mode on PostgreSQL)."""
         from sqlalchemy.exc import DBAPIError
+        from sqlalchemy.exc import TimeoutError as PoolTimeout
         from sqlmodel.ext.asyncio.session import AsyncSession
 
         self._ensure_ready()
@@ -229,12 +244,24 @@ class Store:
                 await session.rollback()
                 error = self._translate(exc, readonly=readonly)
                 raise error from _shown_cause(error, exc)
+            except PoolTimeout:
+                await session.rollback()
+                raise self._no_free_connection() from None
             except BaseException:
                 await session.rollback()
                 raise
 
     def _translate(self, exc: "DBAPIError", *, readonly: bool = False) -> BaseException:
         return self._backend.translate(exc, "writing to", readonly=readonly)
+
+    def _no_free_connection(self) -> DatabaseLockedError:
+        """For SQLAlchemy's pool timing out: every connection of this store (the pool keeps
+        up to 15) was held by an open session for all of ``busy_timeout``."""
+        return DatabaseLockedError(
+            f"{self.where}: no free connection within busy_timeout ({self.busy_timeout:g} s): "
+            "all of this store's connections are held by open sessions; end sessions "
+            "sooner, or raise busy_timeout"
+        )
 
     # --- lifetime -----------------------------------------------------------------------
 

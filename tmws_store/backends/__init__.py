@@ -13,6 +13,7 @@ location type that ``paths.resolve_location`` makes for it. The modules are impo
 when a store of their kind is first made: a SQLite start-up never imports psycopg.
 """
 
+from _thread import allocate_lock  # threading's lock, without importing threading at start-up
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
@@ -82,6 +83,9 @@ class Backend(ABC):
         self.location = location
         self.busy_timeout = busy_timeout
         self._engine: Engine | None = None
+        # Threads opening their first sessions at once must share one engine: each making its
+        # own, all but the last would be left out of close(), their connections open.
+        self._engines_lock = allocate_lock()
         self._async_engine: AsyncEngine | None = None
 
     # --- naming ---------------------------------------------------------------------------
@@ -101,16 +105,24 @@ class Backend(ABC):
     @property
     def engine(self) -> "Engine":
         """The sync SQLAlchemy engine, made on first use."""
-        if self._engine is None:
-            self._engine = self._make_engine()
-        return self._engine
+        engine = self._engine
+        if engine is None:
+            with self._engines_lock:
+                if self._engine is None:
+                    self._engine = self._make_engine()
+                engine = self._engine
+        return engine
 
     @property
     def async_engine(self) -> "AsyncEngine":
         """The async SQLAlchemy engine, made on first use."""
-        if self._async_engine is None:
-            self._async_engine = self._make_async_engine()
-        return self._async_engine
+        engine = self._async_engine
+        if engine is None:
+            with self._engines_lock:
+                if self._async_engine is None:
+                    self._async_engine = self._make_async_engine()
+                engine = self._async_engine
+        return engine
 
     @property
     def has_async_engine(self) -> bool:
@@ -118,8 +130,9 @@ class Backend(ABC):
 
     def take_engines(self) -> "tuple[Engine | None, AsyncEngine | None]":
         """Hand over the engines made so far, for disposal; the next use makes new ones."""
-        engines = self._engine, self._async_engine
-        self._engine = self._async_engine = None
+        with self._engines_lock:
+            engines = self._engine, self._async_engine
+            self._engine = self._async_engine = None
         return engines
 
     @abstractmethod

@@ -102,6 +102,9 @@ def make_sync_engine(
     engine = create_engine(
         URL.create("sqlite", database=str(path)),
         connect_args={"timeout": busy_timeout, "check_same_thread": False},
+        # A session waiting for one of the pool's connections waits as long as for a lock
+        # (SQLAlchemy's own default is 30 s, whatever busy_timeout says).
+        pool_timeout=busy_timeout,
         **options,
     )
     _install_events(engine, busy_timeout)
@@ -131,6 +134,7 @@ def make_async_engine(
     engine = create_async_engine(
         URL.create("sqlite+aiosqlite", database=str(path)),
         connect_args={"timeout": busy_timeout},
+        pool_timeout=busy_timeout,  # as the sync engine's
         **options,
     )
     _install_events(engine.sync_engine, busy_timeout)
