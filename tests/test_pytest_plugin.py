@@ -200,3 +200,58 @@ def test_factory_refuses_odd_or_repeated_names(pytester: pytest.Pytester, home) 
     )
     result = pytester.runpytest_subprocess(*RUN_OPTIONS)
     result.assert_outcomes(passed=1)
+
+
+def test_fixtures_ignore_tmws_encryption_setting(
+    pytester: pytest.Pytester, home, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``TMWS_DB_ENCRYPTION_ENABLED=true`` (TMWS's own setting, set in a user's shell) must
+    neither refuse the fixtures' plain stores nor make them read the user's key file."""
+    monkeypatch.setenv("TMWS_DB_ENCRYPTION_ENABLED", "true")
+    ini(pytester)
+    pytester.makepyfile(
+        """
+        from tmws_store import Agent
+
+        def test_store(tmws_store):
+            assert tmws_store.init().action == "current"
+
+        def test_session(tmws_session):
+            tmws_session.add(Agent(agent_id="a", display_name="A"))
+
+        def test_factory(tmws_store_factory):
+            assert tmws_store_factory("other").init().action == "current"
+        """
+    )
+    result = pytester.runpytest_subprocess(*RUN_OPTIONS)
+    result.assert_outcomes(passed=3)
+    assert not (home / ".tmws").exists()
+
+
+def test_a_session_fixture_that_cannot_commit_says_why_as_a_store_error(
+    pytester: pytest.Pytester, home
+) -> None:
+    """The commit after a passing test fails on a duplicate key: the teardown error is
+    UniqueViolationError, one line without the row's values, not the driver's IntegrityError."""
+    ini(pytester)
+    pytester.makepyfile(
+        """
+        import pytest
+        from tmws_store import Agent
+
+        def test_sync(tmws_session):
+            tmws_session.add(Agent(agent_id="a", display_name="secret-name-1"))
+            tmws_session.add(Agent(agent_id="a", display_name="secret-name-2"))
+
+        @pytest.mark.asyncio
+        async def test_async(tmws_async_session):
+            tmws_async_session.add(Agent(agent_id="a", display_name="secret-name-1"))
+            tmws_async_session.add(Agent(agent_id="a", display_name="secret-name-2"))
+        """
+    )
+    result = pytester.runpytest_subprocess(*RUN_OPTIONS, "--tb=line")
+    result.assert_outcomes(passed=2, errors=2)
+    output = result.stdout.str()
+    assert output.count("UniqueViolationError") >= 2
+    assert "IntegrityError" not in output
+    assert "secret-name" not in output

@@ -112,6 +112,10 @@ def _fresh_store(folder: Path, image: Path, name: str = "tmws", **store_kwargs: 
         store_kwargs.setdefault("key", secrets.token_hex(32))
     elif not place_scratch_copy(path, image):  # private (0600), as init() makes it
         raise taken
+    else:
+        # A plain copy, opened as one: TMWS_DB_ENCRYPTION_ENABLED=true in the environment
+        # (TMWS's own setting) would otherwise refuse it, and look for the user's key file.
+        store_kwargs.setdefault("encrypted", False)
     store = Store(path, **store_kwargs)
     store.init()  # the warm path: two numbers read from the file header
     return store
@@ -155,15 +159,12 @@ def tmws_session(tmws_store: Store, request: pytest.FixtureRequest) -> Iterator[
 
     Call ``flush()`` to send pending changes before querying what the test just added.
     """
-    session = Session(tmws_store.engine, expire_on_commit=False)
-    try:
+    # store.session() commits at the end, and says why a commit failed as a StoreError
+    # (a constraint, a full disk), as it does for any caller.
+    with tmws_store.session() as session:
         yield session
         if _test_raised(request):
-            session.rollback()
-        else:
-            session.commit()
-    finally:
-        session.close()
+            session.rollback()  # the commit that follows has nothing left to write
 
 
 def _require_asyncio_mark(request: pytest.FixtureRequest) -> None:
@@ -193,19 +194,15 @@ async def tmws_async_session(
     Needs pytest-asyncio; in its strict mode (the default) mark the test
     ``@pytest.mark.asyncio``. Committed after a passing test, rolled back otherwise.
     """
-    from sqlmodel.ext.asyncio.session import AsyncSession
 
     _require_asyncio_mark(request)
 
-    session = AsyncSession(tmws_store.async_engine, expire_on_commit=False)
     try:
-        yield session
-        if _test_raised(request):
-            await session.rollback()
-        else:
-            await session.commit()
+        async with tmws_store.async_session() as session:  # as tmws_session's, async
+            yield session
+            if _test_raised(request):
+                await session.rollback()
     finally:
-        await session.close()
         # Close the aiosqlite connections here, in the loop that opened them, rather than
         # in the factory's sync teardown after this loop has stopped.
         await tmws_store.aclose()
