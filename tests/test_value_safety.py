@@ -9,6 +9,7 @@
 """
 
 import asyncio
+import traceback
 from collections.abc import Callable
 from typing import Any, get_args, get_origin
 
@@ -18,7 +19,16 @@ from sqlalchemy import create_engine, func, inspect, select, update
 from sqlalchemy.exc import StatementError
 from sqlmodel import Session
 
-from tmws_store import Agent, Memory, ReadOnlyStoreError, Store, TMWSModel
+from tmws_store import (
+    Agent,
+    ConstraintError,
+    LearningPattern,
+    Memory,
+    ReadOnlyStoreError,
+    Store,
+    TMWSModel,
+)
+from tmws_store.models._base import column_checks, storable_integer, storable_text
 from tmws_store.types import JSONValue
 
 from .helpers import REF42, copy_reference
@@ -228,3 +238,106 @@ def test_an_async_read_only_session_cannot_write_and_the_next_session_can(
         return names
 
     assert asyncio.run(main()) == ["athena"]
+
+
+# --- values the driver cannot bind, and JSON that would not read back as written -----------
+
+
+def checked_fields(model: type[TMWSModel], check: Callable[[Any], Any]) -> list[str]:
+    return [name for name, found in column_checks(model).items() if found is check]
+
+
+def refused_on_every_path(store: Store, model: type[TMWSModel], data: dict[str, Any]) -> str:
+    """Each path refuses ``data`` with a ValidationError naming one field, which is returned;
+    its message never holds the value (a text may be a secret)."""
+    messages, fields = [], []
+    with pytest.raises(ValidationError) as caught:
+        model.model_validate(data)
+    messages.append(str(caught.value))
+    fields.append(refused_fields(caught))
+    with pytest.raises(ValidationError) as caught, store.session() as session:
+        session.add(model(**data))  # validated at the flush
+    fields.append(refused_fields(caught))
+    with pytest.raises(ValidationError) as caught:
+        store.insert_many(model, [data])
+    fields.append(refused_fields(caught))
+    assert model.__name__ in str(caught.value)
+    assert fields[0] == fields[1] == fields[2] and len(fields[0]) == 1, fields
+    (field,) = fields[0]
+    return str(field)
+
+
+def test_every_integer_and_text_field_refuses_what_sqlite_cannot_keep(
+    valid_rows: dict[str, dict[str, Any]], any_store: Store
+) -> None:
+    """A number outside 64 bits and a text with a lone surrogate passed validation, then
+    failed in the driver with a raw OverflowError / UnicodeEncodeError naming nothing."""
+    integers = {model: checked_fields(model, storable_integer) for model in MODELS}
+    texts = {model: checked_fields(model, storable_text) for model in MODELS}
+    assert sum(map(len, integers.values())) == 52 and sum(map(len, texts.values())) == 135
+    assert "total_tasks" in integers[Agent] and "display_name" in texts[Agent]
+    for model in MODELS:
+        good = valid_rows[model.__tablename__]
+        cases = [(name, bad) for name in integers[model] for bad in (2**63, -(2**63) - 1)]
+        cases += [(name, "secret\ud800text") for name in texts[model]]
+        for name, bad in cases:
+            assert refused_on_every_path(any_store, model, {**good, name: bad}) == name
+        assert count(any_store, model) == 0, model.__name__
+    # The limits themselves are kept on SQLite; PostgreSQL's INTEGER is 32 bits (as TMWS
+    # declares it there), and refuses more as a StoreError.
+    largest = {"agent_id": "a", "display_name": "é", "total_tasks": 2**63 - 1}
+    if any_store.backend == "postgresql":
+        with pytest.raises(ConstraintError, match="out of range") as caught:
+            any_store.insert_many(Agent, [largest])
+        assert str(2**63 - 1) not in "".join(traceback.format_exception(caught.value))
+        return
+    any_store.insert_many(Agent, [largest])
+    with any_store.session(readonly=True) as session:
+        assert session.exec(select(Agent.total_tasks)).one()[0] == 2**63 - 1
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        {"n": {1: "first", "1": "second"}},  # read back as {"1": "second"}: a value lost
+        {"nested": {True: "yes"}},  # read back with the key "true"
+        {"n": 10**5000},  # more digits than json.dumps writes
+    ],
+    ids=["colliding_keys", "bool_key", "long_integer"],
+)
+def test_json_that_would_not_read_back_as_written_is_refused(any_store: Store, bad: Any) -> None:
+    values = {**MEMORY, "context": bad}
+    assert refused_on_every_path(any_store, Memory, values) == "context"
+    assert count(any_store, Memory) == 0
+
+
+def test_a_bare_integer_outside_64_bits_in_an_any_json_field_is_refused(
+    valid_rows: dict[str, dict[str, Any]], any_store: Store
+) -> None:
+    """SQLite keeps a JSON column's bare number with NUMERIC affinity: 12345678901234567891
+    was stored as a float and read back as 1.2345678901234567e+19."""
+    model = LearningPattern
+    assert model.model_fields["pattern_data"].annotation is Any  # a bare number is allowed
+    good = valid_rows[model.__tablename__]
+    for bad in (2**63, -(2**63) - 1, 12345678901234567891):
+        assert refused_on_every_path(any_store, model, {**good, "pattern_data": bad}) == (
+            "pattern_data"
+        )
+    kept = [2**63 - 1, -(2**63), 0.1, [2**70]]  # exactly, also inside an array
+    rows = [{**good, "id": None, "pattern_name": f"p{i}", "pattern_data": value}
+            for i, value in enumerate(kept)]  # fmt: skip
+    any_store.insert_many(model, [{k: v for k, v in row.items() if v is not None} for row in rows])
+    with any_store.session(readonly=True) as session:
+        found = session.exec(select(model.pattern_data).order_by(model.pattern_name)).scalars()
+        assert [repr(value) for value in found] == [repr(value) for value in kept]
+
+
+def test_a_translated_error_prints_no_value_of_the_row(any_store: Store) -> None:
+    """A ReadOnlyStoreError's traceback printed the driver's error as its cause, with the
+    INSERT's parameters: here a password's hash."""
+    secret = "$2b$12$" + "s" * 53
+    with pytest.raises(ReadOnlyStoreError) as caught, any_store.session(readonly=True) as s:
+        s.add(Agent(agent_id="a", display_name="A", metadata_json={"hash": secret}))
+    printed = "".join(traceback.format_exception(caught.value))
+    assert "ReadOnlyStoreError" in printed
+    assert secret not in printed

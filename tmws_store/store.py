@@ -19,7 +19,7 @@ from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 from .backends import BackendName, backend_for
-from .errors import ConstraintError, DatabaseLockedError, StoreError
+from .errors import DatabaseLockedError, StoreError
 from .paths import Location, ServerLocation, resolve_location
 from .reports import InitReport
 
@@ -43,13 +43,6 @@ __all__ = ["DEFAULT_BUSY_TIMEOUT", "Store"]
 DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a transaction waits for another process's write lock
 # The longest wait SQLite can keep: 2**31 - 1 milliseconds, in whole seconds.
 MAX_BUSY_TIMEOUT = (2**31 - 1) // 1000
-
-
-def _shown_cause(error: BaseException, exc: "DBAPIError") -> BaseException | None:
-    """The driver's error, to be shown under ``error`` as its cause; None under a
-    ``ConstraintError``: the driver's text holds the statement and the row's values (a
-    password's hash, say). It stays reachable as ``error.__context__``."""
-    return None if isinstance(error, ConstraintError) else exc
 
 
 class Store:
@@ -172,7 +165,7 @@ class Store:
             return insert_many(self.engine, model, rows)
         except DBAPIError as exc:
             error = self._translate(exc)
-            raise error from _shown_cause(error, exc)
+            raise error from None  # see _translate
         except PoolTimeout:
             raise self._no_free_connection() from None
 
@@ -217,7 +210,7 @@ class Store:
             except DBAPIError as exc:
                 session.rollback()
                 error = self._translate(exc, readonly=readonly)
-                raise error from _shown_cause(error, exc)
+                raise error from None  # see _translate
             except PoolTimeout:
                 session.rollback()
                 raise self._no_free_connection() from None
@@ -243,7 +236,7 @@ class Store:
             except DBAPIError as exc:
                 await session.rollback()
                 error = self._translate(exc, readonly=readonly)
-                raise error from _shown_cause(error, exc)
+                raise error from None  # see _translate
             except PoolTimeout:
                 await session.rollback()
                 raise self._no_free_connection() from None
@@ -252,6 +245,9 @@ class Store:
                 raise
 
     def _translate(self, exc: "DBAPIError", *, readonly: bool = False) -> BaseException:
+        """The StoreError ``exc`` means. Raised ``from None``: the driver's error holds the
+        statement and the row's values (a password's hash, an MFA secret), which a
+        traceback would print under it as its cause; it stays reachable as ``__context__``."""
         return self._backend.translate(exc, "writing to", readonly=readonly)
 
     def _no_free_connection(self) -> DatabaseLockedError:

@@ -251,15 +251,23 @@ MAX_JSON_DEPTH = 100
 
 
 def _is_json_key(key: Any) -> bool:
-    """Whether ``json_text`` can write ``key`` as an object's key (it turns 1 into "1")."""
-    if isinstance(key, float):
-        return math.isfinite(key)
-    return key is None or isinstance(key, str | int)
+    """Whether ``key`` reads back as it was written as an object's key: a str only. JSON keys
+    are text, so json.dumps writes 1 as "1" (and True as "true"): the key came back changed,
+    and {1: a, "1": b} came back as {"1": b}, a value lost."""
+    return isinstance(key, str)
 
 
-# The exact types a JSON value or key may be without further checks (subclasses, such as a
-# str enum, are left to the full walk in json_problem).
-_JSON_ATOMS = frozenset({str, int, bool, type(None)})
+# The exact types a JSON value may be without further checks (subclasses, such as a str
+# enum, are left to the full walk in json_problem; ints to the size check below).
+_JSON_ATOMS = frozenset({str, bool, type(None)})
+
+# Integers this many bits long or more are checked in full: json.dumps refuses those of
+# more digits than sys.get_int_max_str_digits() (4,300 by default, about 14,284 bits).
+_LONG_INT_BITS = 14_000
+
+# A JSON column's whole value, when it is a bare number, is stored where SQLite applies its
+# NUMERIC affinity: an integer outside 64 bits is kept as a float, its digits lost.
+_SQLITE_INTEGERS = range(-(2**63), 2**63)
 
 
 def _plainly_storable(value: Any) -> bool:
@@ -275,12 +283,16 @@ def _plainly_storable(value: Any) -> bool:
         kind = type(item)
         if kind in atoms:
             continue
+        if kind is int:
+            if item.bit_length() >= _LONG_INT_BITS or (depth == 0 and item not in _SQLITE_INTEGERS):
+                return False
+            continue
         if kind is float:
             if not math.isfinite(item):
                 return False
             continue
         if isinstance(item, dict):
-            if not all(type(key) in atoms for key in item):
+            if not all(type(key) is str for key in item):
                 return False
             item = item.values()
         elif not isinstance(item, list | tuple):
@@ -299,15 +311,22 @@ def json_problem(value: Any) -> tuple[tuple[Any, ...], str] | None:
     None if nothing.
 
     NaN or an infinity; a value JSON has no type for (a datetime, bytes, a set, any other
-    object) or a key it cannot hold; arrays and objects nested deeper than ``MAX_JSON_DEPTH``
-    (reported at ``()``). Iterative, so that no value can exhaust the recursion limit here.
+    object) or a key that is not text; an integer too long for json.dumps, or, as the whole
+    value, outside the 64 bits SQLite keeps a bare number in; arrays and objects nested
+    deeper than ``MAX_JSON_DEPTH`` (reported at ``()``). Iterative, so that no value can
+    exhaust the recursion limit here.
     """
     if _plainly_storable(value):
         return None
     pending: list[tuple[Any, tuple[Any, ...]]] = [(value, ())]
     while pending:
         item, at = pending.pop()
-        if item is None or isinstance(item, str | int):  # bool is an int
+        if isinstance(item, int) and not isinstance(item, bool):
+            problem = _integer_problem(item, alone=not at)
+            if problem is not None:
+                return at, problem
+            continue
+        if item is None or isinstance(item, str | bool):
             continue
         if isinstance(item, float):
             if not math.isfinite(item):
@@ -318,15 +337,27 @@ def json_problem(value: Any) -> tuple[tuple[Any, ...], str] | None:
             if isinstance(item, dict):
                 for key, inner in item.items():
                     if not _is_json_key(key):
-                        kind = type(key).__name__
-                        return at, "NaN or an infinity as a key" if kind == "float" else (
-                            f"a key of type {kind}"
-                        )
+                        return at, f"a key of type {type(key).__name__} (JSON keys are text)"
                     pending.append((inner, (*at, key)))
             else:
                 pending.extend((inner, (*at, index)) for index, inner in enumerate(item))
         else:
             return at, f"a value of type {type(item).__name__}"
+    return None
+
+
+def _integer_problem(number: int, *, alone: bool) -> str | None:
+    """Why ``number`` would not read back from a JSON column as it was; None if it would.
+
+    ``alone``: the number is the column's whole value (see ``_SQLITE_INTEGERS``).
+    """
+    if number.bit_length() >= _LONG_INT_BITS:
+        try:
+            str(number)
+        except ValueError:  # more digits than sys.get_int_max_str_digits() allows
+            return "an integer of more digits than json.dumps writes"
+    if alone and number not in _SQLITE_INTEGERS:
+        return "a bare integer outside 64 bits (SQLite would keep it as a float)"
     return None
 
 

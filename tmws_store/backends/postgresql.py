@@ -283,6 +283,16 @@ def from_postgres(exc: DBAPIError, location: ServerLocation, doing: str) -> Base
             "was changed. The database role needs to own the schema's tables (or be granted "
             "CREATE on the schema, for init())."
         )
+    if state.startswith("22"):  # data exception: a value the column's type cannot hold
+        # The server's reason up to its first colon: the kind ("integer out of range"), not
+        # the value some of them quote after it ('invalid input syntax for type ...: "x"').
+        # A ConstraintError: the column's type is the constraint that refused the row.
+        kind = str(exc.orig).strip().split(":", 1)[0]
+        return ConstraintError(
+            f"{where} refused a value while {doing} it ({kind}); the transaction was rolled "
+            "back and nothing was written. On PostgreSQL an integer column holds 32 bits, as "
+            "TMWS declares it there."
+        )
     return _connection_refused(exc, where, doing) or exc
 
 

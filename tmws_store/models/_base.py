@@ -27,7 +27,7 @@ from pydantic import (
     field_validator,
 )
 from pydantic_core import InitErrorDetails
-from sqlalchemy import String, event, inspect, text
+from sqlalchemy import Integer, String, event, inspect, text
 from sqlalchemy.orm import PassiveFlag, RelationshipProperty, registry, strategies
 from sqlalchemy.orm.attributes import set_attribute
 from sqlmodel import Field, Relationship, SQLModel
@@ -61,7 +61,9 @@ __all__ = [
     "per_model",
     "relationship",
     "storable_datetime",
+    "storable_integer",
     "storable_json",
+    "storable_text",
     "updated_at_field",
     "validate_instance",
     "value_annotation",
@@ -97,6 +99,32 @@ def storable_json(value: Any) -> Any:
         path = "".join(f"[{step!r}]" for step in at)
         where = f", found at {path}" if path else ""
         raise ValueError(f"JSON cannot hold {what}{where}")
+    return value
+
+
+# What SQLite's INTEGER holds: a 64-bit signed integer (a Python int beyond it fails in the
+# driver with a raw OverflowError, naming no field).
+_INTEGER_RANGE = range(-(2**63), 2**63)
+
+
+def storable_integer(value: Any) -> Any:
+    """An integer field's value, unchanged; raises if SQLite's 64-bit INTEGER cannot hold it."""
+    if type(value) is int and value not in _INTEGER_RANGE:
+        raise ValueError("the number is outside the 64-bit range a database integer holds")
+    return value
+
+
+def storable_text(value: Any) -> Any:
+    """A text field's value, unchanged; raises if it has no UTF-8 form (a lone surrogate,
+    such as '\\ud800', which the driver refuses with a raw UnicodeEncodeError)."""
+    if type(value) is str and not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as exc:
+            # The position only: the text itself may be a secret.
+            raise ValueError(
+                f"the text has no UTF-8 form (a lone surrogate at {exc.start})"
+            ) from None
     return value
 
 
@@ -226,7 +254,8 @@ def per_model(function: "Callable[[type[TMWSModel]], _T]") -> "Callable[[type[TM
 @per_model
 def column_checks(model: type[TMWSModel]) -> dict[str, Callable[[Any], Any]]:
     """Per attribute, the check its column's type needs beyond the field's annotation:
-    ``storable_json`` for JSON columns, ``storable_datetime`` for ``UTCDateTime`` ones.
+    ``storable_json`` for JSON columns, ``storable_datetime`` for ``UTCDateTime`` ones,
+    ``storable_integer`` for integer ones and ``storable_text`` for text ones.
 
     Read from the mapped columns, not from the fields' ``sa_type``, which SQLModel keeps in a
     different place from one version to the next.
@@ -241,6 +270,10 @@ def column_checks(model: type[TMWSModel]) -> dict[str, Callable[[Any], Any]]:
             checks[prop.key] = storable_json
         elif isinstance(column_type, UTCDateTime):
             checks[prop.key] = storable_datetime
+        elif isinstance(column_type, Integer):
+            checks[prop.key] = storable_integer
+        elif isinstance(column_type, String):  # Text and AutoString too; not our enum types
+            checks[prop.key] = storable_text
     return checks
 
 
