@@ -16,13 +16,15 @@ from typing import Any, get_args, get_origin
 import pytest
 from pydantic import ValidationError
 from sqlalchemy import create_engine, func, inspect, select, update
-from sqlalchemy.exc import StatementError
+from sqlalchemy.exc import DBAPIError, StatementError
 from sqlmodel import Session
 
 from tmws_store import (
     Agent,
     ConstraintError,
     LearningPattern,
+    LicenseKey,
+    LicenseKeyUsage,
     Memory,
     ReadOnlyStoreError,
     Store,
@@ -340,4 +342,32 @@ def test_a_translated_error_prints_no_value_of_the_row(any_store: Store) -> None
         s.add(Agent(agent_id="a", display_name="A", metadata_json={"hash": secret}))
     printed = "".join(traceback.format_exception(caught.value))
     assert "ReadOnlyStoreError" in printed
+    assert secret not in printed
+
+
+def test_a_licence_uuid_that_is_not_one_is_refused_naming_the_field(
+    valid_rows: dict[str, dict[str, Any]], any_store: Store
+) -> None:
+    """LicenseKey's and LicenseKeyUsage's ids are TMWS's 32-hex-digit uuids: "athena" passed
+    validation, then failed at the write with SQLAlchemy's StatementError and every value
+    of the row (the licence key's hash among them) in its text."""
+    for model, name in [(LicenseKey, "agent_id"), (LicenseKey, "id"),
+                        (LicenseKeyUsage, "license_key_id")]:  # fmt: skip
+        good = valid_rows[model.__tablename__]
+        assert refused_on_every_path(any_store, model, {**good, name: "athena"}) == name
+        assert count(any_store, model) == 0
+
+
+def test_an_error_met_inside_a_session_block_shows_no_value_of_the_row(any_store: Store) -> None:
+    """A flush inside the block raises before the block can translate: the driver's error
+    text showed the INSERT's parameters, here a name standing for a secret."""
+    secret = "secret-display-name"
+    with any_store.session() as session:
+        session.add(Agent(agent_id="a", display_name=secret))
+        session.add(Agent(agent_id="a", display_name=secret))
+        with pytest.raises(DBAPIError) as caught:  # as the caller's own code meets it
+            session.flush()
+        session.rollback()
+    printed = "".join(traceback.format_exception(caught.value))
+    assert "agents" in printed  # the statement is shown; its values are not
     assert secret not in printed

@@ -569,13 +569,19 @@ class PostgreSQLBackend(Backend):
 
     def _make_engine(self) -> Engine:
         _require_psycopg()
-        return create_engine(self.location.url, connect_args=self._connect_args())
+        # hide_parameters: as the SQLite engines (backends/sqlite/engine.py), no driver error
+        # text holds a row's values.
+        return create_engine(
+            self.location.url, connect_args=self._connect_args(), hide_parameters=True
+        )
 
     def _make_async_engine(self) -> "AsyncEngine":
         from sqlalchemy.ext.asyncio import create_async_engine
 
         _require_psycopg()
-        return create_async_engine(self.location.url, connect_args=self._connect_args())
+        return create_async_engine(
+            self.location.url, connect_args=self._connect_args(), hide_parameters=True
+        )
 
     def _connect_args(self) -> dict[str, Any]:
         return _connect_args(self.location, self.busy_timeout)

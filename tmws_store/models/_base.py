@@ -12,6 +12,7 @@ out at the end of each model with the helpers below instead of coming from a mix
 
 import copy
 import enum
+import uuid
 from collections.abc import Callable
 from datetime import datetime
 from functools import cache
@@ -35,6 +36,7 @@ from sqlmodel._compat import finish_init as _finish_init
 
 from ..errors import RelationshipNotLoadedError
 from ..types import (
+    HexUUID,
     JSONDict,
     JSONList,
     StrEnumType,
@@ -64,6 +66,7 @@ __all__ = [
     "storable_integer",
     "storable_json",
     "storable_text",
+    "storable_uuid",
     "updated_at_field",
     "validate_instance",
     "value_annotation",
@@ -111,6 +114,17 @@ def storable_integer(value: Any) -> Any:
     """An integer field's value, unchanged; raises if SQLite's 64-bit INTEGER cannot hold it."""
     if type(value) is int and value not in _INTEGER_RANGE:
         raise ValueError("the number is outside the 64-bit range a database integer holds")
+    return value
+
+
+def storable_uuid(value: Any) -> Any:
+    """A uuid field's value, unchanged; raises unless ``HexUUID`` can store it (a
+    ``uuid.UUID``, or a dashed or 32-hex-digit string), which it would refuse at the write."""
+    if value is not None and not isinstance(value, uuid.UUID):
+        try:
+            uuid.UUID(str(value))
+        except ValueError:
+            raise ValueError("not a UUID (32 hex digits, dashed or not)") from None
     return value
 
 
@@ -255,7 +269,8 @@ def per_model(function: "Callable[[type[TMWSModel]], _T]") -> "Callable[[type[TM
 def column_checks(model: type[TMWSModel]) -> dict[str, Callable[[Any], Any]]:
     """Per attribute, the check its column's type needs beyond the field's annotation:
     ``storable_json`` for JSON columns, ``storable_datetime`` for ``UTCDateTime`` ones,
-    ``storable_integer`` for integer ones and ``storable_text`` for text ones.
+    ``storable_integer`` for integer ones, ``storable_text`` for text ones and
+    ``storable_uuid`` for TMWS's 32-hex-digit uuid ones.
 
     Read from the mapped columns, not from the fields' ``sa_type``, which SQLModel keeps in a
     different place from one version to the next.
@@ -270,6 +285,8 @@ def column_checks(model: type[TMWSModel]) -> dict[str, Callable[[Any], Any]]:
             checks[prop.key] = storable_json
         elif isinstance(column_type, UTCDateTime):
             checks[prop.key] = storable_datetime
+        elif isinstance(column_type, HexUUID):
+            checks[prop.key] = storable_uuid
         elif isinstance(column_type, Integer):
             checks[prop.key] = storable_integer
         elif isinstance(column_type, String):  # Text and AutoString too; not our enum types

@@ -105,6 +105,9 @@ def make_sync_engine(
         # A session waiting for one of the pool's connections waits as long as for a lock
         # (SQLAlchemy's own default is 30 s, whatever busy_timeout says).
         pool_timeout=busy_timeout,
+        # A driver error met inside a session block (a flush) reaches the caller before the
+        # block can translate it: its text must not hold the row's values (a password hash).
+        hide_parameters=True,
         **options,
     )
     _install_events(engine, busy_timeout)
@@ -135,6 +138,7 @@ def make_async_engine(
         URL.create("sqlite+aiosqlite", database=str(path)),
         connect_args={"timeout": busy_timeout},
         pool_timeout=busy_timeout,  # as the sync engine's
+        hide_parameters=True,
         **options,
     )
     _install_events(engine.sync_engine, busy_timeout)
