@@ -7,7 +7,18 @@ import pytest
 from pydantic import ValidationError
 from sqlmodel import select
 
-from tmws_store import AccessLevel, APIAuditLog, LicenseKey, Memory, Store, Workflow, WorkflowType
+from tmws_store import (
+    AccessLevel,
+    Agent,
+    APIAuditLog,
+    LicenseKey,
+    Memory,
+    Store,
+    StoreError,
+    Task,
+    Workflow,
+    WorkflowType,
+)
 
 
 def test_rows_are_validated_defaulted_and_stored_as_tmws_does(store: Store) -> None:
@@ -87,3 +98,22 @@ def test_model_instances_are_accepted(store: Store) -> None:
 
 def test_nothing_to_insert(store: Store) -> None:
     assert store.insert_many(Memory, []) == 0
+
+
+def test_an_instance_given_a_related_object_is_refused_writing_nothing(store: Store) -> None:
+    """``Task(assigned_agent=agent)``: the foreign key is filled in by a session's flush, so
+    insert_many wrote the task with assigned_agent_id NULL, without a word."""
+    agent = Agent(agent_id="athena", display_name="Athena")
+    store.insert_many(Agent, [agent])
+    tasks = [Task(title="t0", description="d"), Task(title="t1", description="d")]
+    tasks[1].assigned_agent = agent
+    with pytest.raises(StoreError, match=r"row 1 .* sets the relationship Task.assigned_agent"):
+        store.insert_many(Task, tasks)
+    with store.session(readonly=True) as session:
+        assert session.exec(select(Task)).all() == []
+    # Through a session, a related object fills the key in.
+    with store.session() as session:
+        stored = session.exec(select(Agent)).one()
+        session.add(Task(title="t2", description="d", assigned_agent=stored))
+    with store.session(readonly=True) as session:
+        assert session.exec(select(Task.assigned_agent_id)).all() == [agent.agent_id]

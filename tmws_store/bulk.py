@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
 from sqlalchemy import Boolean, Column, Engine, Table, inspect
 from sqlalchemy.dialects import sqlite
 
+from .errors import StoreError
 from .models import TMWSModel
 from .models._base import VALUE_CONFIG, per_model, value_annotation
 from .types import HexUUID, JSONValue, StrEnumType, UTCDateTime, as_utc, checked_json_text
@@ -137,6 +138,22 @@ def _insert_values(model: type[TMWSModel]) -> Callable[[Mapping[str, Any]], dict
     return lambda values: {key: values[attr] for key, attr in keys}
 
 
+def _refuse_related_objects(row: TMWSModel, relationships: tuple[str, ...], position: int) -> None:
+    """Refuse an instance given related objects (``Task(assigned_agent=agent)``): insert_many
+    writes columns only, and the foreign key such an object stands for is filled in by a
+    session's flush, so the row would have been written without it (NULL)."""
+    given = vars(row)
+    for name in relationships:
+        if given.get(name) not in (None, [], ()):
+            model = type(row).__name__
+            raise StoreError(
+                f"row {position} given to insert_many({model}, ...) sets the relationship "
+                f"{model}.{name}, which insert_many cannot write (it writes columns only): "
+                "set the foreign key column instead, or add the row in a session; nothing "
+                "was written"
+            )
+
+
 def insert_many(
     engine: Engine, model: type[TMWSModel], rows: Iterable[Mapping[str, Any] | TMWSModel]
 ) -> int:
@@ -153,7 +170,10 @@ def insert_many(
     # Each row is turned into its parameters as soon as it is valid, and its validated dict
     # dropped: keeping 10k of them alive made the collector walk them again and again.
     prepared: list[Any] = []
+    relationships = tuple(inspect(model).relationships.keys())
     for position, row in enumerate(rows):
+        if isinstance(row, TMWSModel):
+            _refuse_related_objects(row, relationships, position)
         data = row.model_dump() if isinstance(row, TMWSModel) else row
         try:
             values = validator.model_validate(data).__dict__
