@@ -15,7 +15,14 @@ from pathlib import Path
 
 import pytest
 
-from tmws_store import SCHEMA_VERSION, ForeignDatabaseError, NotADatabaseError, Store
+from tmws_store import (
+    SCHEMA_VERSION,
+    ForeignDatabaseError,
+    NewerSchemaError,
+    NotADatabaseError,
+    Store,
+    schema,
+)
 from tmws_store.backends.sqlite import startup
 from tmws_store.cli import main
 from tmws_store.migrations import MIGRATIONS, Migration
@@ -288,3 +295,68 @@ def test_a_trigger_added_while_init_waits_for_the_lock_is_refused(make, tmp_path
     assert con.execute("PRAGMA user_version").fetchone()[0] == version_before
     con.close()
     assert not list(tmp_path.glob("*.backup-*"))  # refused inside the lock, before the backup
+
+
+# --- refused while another process's -wal or hot -journal lies beside the file ---------------
+
+# Writes into argv[1] and dies without closing: in WAL mode after a commit (its pages only in
+# -wal), or in rollback mode half way through a transaction (a hot -journal beside a file
+# already holding some of its pages: a small cache spills them).
+DIE_WRITING = """
+import os, sqlite3, sys
+con = sqlite3.connect(sys.argv[1], isolation_level=None)
+con.execute("PRAGMA cache_size = 10")
+con.execute(f"PRAGMA journal_mode = {sys.argv[2]}")
+con.execute("PRAGMA wal_autocheckpoint = 0")
+con.execute("CREATE TABLE IF NOT EXISTS filler (x)")
+con.execute("BEGIN")
+for _ in range(2000):
+    con.execute("INSERT INTO filler VALUES (randomblob(500))")
+if sys.argv[2] == "WAL":
+    con.execute("COMMIT")
+else:
+    con.execute("UPDATE filler SET x = randomblob(600)")
+os._exit(0)
+"""
+
+
+def die_writing(path: Path, journal_mode: str) -> None:
+    subprocess.run([sys.executable, "-c", DIE_WRITING, str(path), journal_mode], check=True)
+
+
+def digests(folder: Path) -> dict[str, str]:
+    """Every file's digest but the WAL index (-shm), which any reader rebuilds."""
+    return {p.name: file_digest(p) for p in folder.iterdir() if not p.name.endswith("-shm")}
+
+
+@pytest.mark.parametrize(
+    ("statements", "journal_mode", "refused"),
+    [
+        (["PRAGMA application_id = 1234"], "WAL", ForeignDatabaseError),
+        (["PRAGMA application_id = 1234"], "DELETE", ForeignDatabaseError),
+        ([f"PRAGMA application_id = {schema.APPLICATION_ID}", "PRAGMA user_version = 99"],
+         "WAL", NewerSchemaError),
+        (["CREATE TABLE agents (x)", "CREATE TRIGGER t AFTER INSERT ON agents BEGIN "
+          "DELETE FROM agents; END"], "WAL", ForeignDatabaseError),
+    ],
+    ids=["other_program_wal", "other_program_hot_journal", "newer_wal", "trigger_wal"],
+)  # fmt: skip
+def test_a_refused_file_keeps_its_wal_or_journal_and_its_bytes(
+    statements: list[str], journal_mode: str, refused: type[Exception], tmp_path: Path
+) -> None:
+    """The refusal used to come from a writable connection, whose reads rolled the hot
+    journal back and whose close checkpointed the -wal into the file and deleted it: the
+    file was changed while the message said "left it untouched"."""
+    path = tmp_path / "theirs.db"
+    con = sqlite3.connect(path)
+    for statement in statements:
+        con.execute(statement)
+    con.commit()
+    con.close()
+    die_writing(path, journal_mode)
+    left = f"{path}-wal" if journal_mode == "WAL" else f"{path}-journal"
+    assert Path(left).stat().st_size > 0
+    before = digests(tmp_path)
+    with pytest.raises(refused, match="untouched"):
+        Store(path).init()
+    assert digests(tmp_path) == before

@@ -84,6 +84,16 @@ def header_identity(path: Path) -> tuple[int, int] | None:
                 return None
         except FileNotFoundError:
             pass
+    except OSError:
+        return None
+    return raw_header_identity(path)
+
+
+def raw_header_identity(path: Path) -> tuple[int, int] | None:
+    """``(application_id, user_version)`` as the file's own first 100 bytes hold them, a
+    ``-wal`` or ``-journal`` beside it or not; None for a file that is not plain SQLite or
+    cannot be read. ``header_identity`` says when this is the whole truth."""
+    try:
         fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
         try:
             header = os.pread(fd, _HEADER_SIZE, 0)

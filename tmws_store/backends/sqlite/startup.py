@@ -64,6 +64,7 @@ from .connection import (
     connect,
     foreign_triggers_and_views,
     header_identity,
+    raw_header_identity,
     read_identity,
     schema_objects,
     store_error,
@@ -131,27 +132,32 @@ def _check_access(path: Path) -> None:
             )
 
 
-def classify(con: sqlite3.Connection, path: Path, app_id: int, version: int, target: int) -> str:
-    """``"fresh"``, ``"adopt"`` or ``"upgrade"``; raises for files that are not ours."""
-    if app_id == schema.APPLICATION_ID:
-        if version > target:
-            raise NewerSchemaError(
-                f"{path} has schema version {version}, written by a newer tmws_store; this "
-                f"version knows up to {target}. Upgrade tmws_store; "
-                "the file was left untouched.",
-                path=path,
-            )
-        if version < schema.BASELINE_VERSION:
-            # Our stamp with no version of ours (set by another tool, or by hand): nothing
-            # says which tables it has, so it is completed as a TMWS file is.
-            return "adopt"
-        return "upgrade" if version < target else "adopt"
-    if app_id != 0:
+def _refuse_stamp(path: Path, app_id: int, version: int, target: int) -> None:
+    """Refuse a file by its stamp alone: another program's, or a newer tmws_store's."""
+    if app_id == schema.APPLICATION_ID and version > target:
+        raise NewerSchemaError(
+            f"{path} has schema version {version}, written by a newer tmws_store; this "
+            f"version knows up to {target}. Upgrade tmws_store; "
+            "the file was left untouched.",
+            path=path,
+        )
+    if app_id not in (0, schema.APPLICATION_ID):
         raise ForeignDatabaseError(
             f"{path} belongs to another program (application_id {app_id:#x}); tmws_store left "
             "it untouched. Point TMWS_HOME or TMWS_DATABASE_URL at another file.",
             path=path,
         )
+
+
+def classify(con: sqlite3.Connection, path: Path, app_id: int, version: int, target: int) -> str:
+    """``"fresh"``, ``"adopt"`` or ``"upgrade"``; raises for files that are not ours."""
+    _refuse_stamp(path, app_id, version, target)
+    if app_id == schema.APPLICATION_ID:
+        if version < schema.BASELINE_VERSION:
+            # Our stamp with no version of ours (set by another tool, or by hand): nothing
+            # says which tables it has, so it is completed as a TMWS file is.
+            return "adopt"
+        return "upgrade" if version < target else "adopt"
     objects = schema_objects(con)
     if not objects:
         return "fresh"
@@ -404,8 +410,12 @@ def initialise(
                 )
             create_private_file(path)
         _check_access(path)
-        if location.key is None and header_identity(path) == (schema.APPLICATION_ID, target):
-            return InitReport(path=path, action="current", schema_version=target)
+        if location.key is None:
+            identity = header_identity(path)
+            if identity == (schema.APPLICATION_ID, target):
+                return InitReport(path=path, action="current", schema_version=target)
+            if identity is None:  # a -wal holding pages, a -journal, a link: see below
+                _refuse_without_recovery(path, target)
         con = connect(path, busy_timeout, location.key)
     except PermissionError as exc:
         raise ReadOnlyStoreError(
@@ -425,6 +435,35 @@ def initialise(
         return _initialise_on(con, location, busy_timeout, migrations, target)
     except sqlite3.Error as exc:
         raise store_error(exc, path, "initialising") from exc
+    finally:
+        con.close()
+
+
+def _refuse_without_recovery(path: Path, target: int) -> None:
+    """Refuse a file that is not ours through a read-only connection, before a writable one
+    recovers it.
+
+    The last writable connection to close checkpoints a ``-wal`` into the file and deletes
+    it, and the first to read rolls back a hot ``-journal``: a refused file of another
+    program (or of a newer tmws_store) would be left changed, not "untouched". A read-only
+    connection does neither. One that cannot read without recovery (a hot journal) raises
+    a sqlite3 error here: the stamp in the file's own header then decides what it can (a
+    journal's rollback does not change who the file belongs to), and the writable path the
+    rest, as before.
+    """
+    try:
+        con = sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True, isolation_level=None)
+    except sqlite3.Error:
+        return
+    try:
+        con.execute("PRAGMA trusted_schema = OFF")
+        app_id, version = read_identity(con)
+        if classify(con, path, app_id, version, target) != "fresh":
+            _refuse_schema_code(con, path)
+    except sqlite3.Error:
+        stamp = raw_header_identity(path)
+        if stamp is not None:
+            _refuse_stamp(path, *stamp, target)
     finally:
         con.close()
 
