@@ -350,3 +350,41 @@ def test_a_failing_migration_changes_nothing(tmp_path: Path) -> None:
     assert pragma(path, "user_version") == SCHEMA_VERSION
     con = connect(path)
     assert "half" not in {r[1] for r in con.execute("PRAGMA table_info(memories)")}
+
+
+def test_rows_a_missing_unique_index_would_refuse_stop_adoption_before_any_write(
+    tmp_path: Path,
+) -> None:
+    """Two users sharing an email, the unique index on it missing: CREATE INDEX failed after
+    the backup, the switch to WAL and the tightened mode, and the message spoke of a refused
+    row. Now a MigrationError naming the index, with the file as it was and no backup."""
+    path = run_sql(
+        copy_reference(REF42, tmp_path),
+        "DROP INDEX ix_users_email",
+        "UPDATE users SET email = 'same@example.com'",  # the reference's two users
+    )
+    before = (file_digest(path), path.stat().st_mode, sorted(p.name for p in tmp_path.iterdir()))
+    for _ in range(2):  # a retry changes nothing either
+        with pytest.raises(MigrationError, match=r"unique index ix_users_email on users\(email\)"):
+            Store(path).init()
+    after = (file_digest(path), path.stat().st_mode, sorted(p.name for p in tmp_path.iterdir()))
+    assert after == before
+
+
+@pytest.mark.parametrize(
+    "statements",
+    [("ALTER TABLE phase_templates RENAME TO renamed",  # SQLite refuses a case-only rename
+      "ALTER TABLE renamed RENAME TO PHASE_TEMPLATES"),
+     ("ALTER TABLE memories RENAME COLUMN summary TO Summary",)],
+    ids=["table", "column"],
+)  # fmt: skip
+def test_a_name_that_differs_only_in_case_is_ours(
+    statements: tuple[str, ...], tmp_path: Path
+) -> None:
+    """SQLite's names are case-insensitive: the completion took PHASE_TEMPLATES (or a column
+    Summary) for one missing, and its CREATE failed after the backup."""
+    path = run_sql(copy_reference(REF42, tmp_path), *statements)
+    with Store(path) as store:
+        report = store.init()
+        assert report.action == "adopted"
+        assert report.tables_created == () and report.columns_added == ()

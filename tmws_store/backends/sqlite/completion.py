@@ -11,7 +11,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any
 
-from sqlalchemy import Column, Table, literal
+from sqlalchemy import Column, Index, Table, literal
 from sqlalchemy.dialects import sqlite
 from sqlalchemy.schema import CreateColumn, CreateIndex, CreateTable
 
@@ -130,11 +130,13 @@ def plan_completion(con: sqlite3.Connection) -> Completion:
     Raises MigrationError, changing nothing, when an object of ours has the wrong kind (a
     view named like one of our tables) or a missing column cannot be added to existing rows.
     """
-    objects = schema_objects(con)
+    # By lower-case name: SQLite's names are case-insensitive, so "PHASE_TEMPLATES" is our
+    # phase_templates, not a table missing (CREATE TABLE would fail after the backup).
+    objects = {name.lower(): kind for name, kind in schema_objects(con).items()}
     baseline = snapshot_indexes(BASELINE_VERSION)
     plan = Completion()
     for table in model_tables():
-        kind = objects.get(table.name)
+        kind = objects.get(table.name.lower())
         if kind is None:
             plan.tables.append(table.name)
             plan.statements.append(_create_table_sql(table))
@@ -145,13 +147,32 @@ def plan_completion(con: sqlite3.Connection) -> Completion:
                 f"{table.name!r} exists in this file as a {kind}, not a table; rename or drop "
                 "it, then start again. Nothing was changed."
             )
-        present = _existing_columns(con, table.name)
+        present = {name.lower() for name in _existing_columns(con, table.name)}
         for column in table.columns:
-            if column.name not in present:
+            if column.name.lower() not in present:
                 plan.columns.append(f"{table.name}.{column.name}")
                 plan.statements.append(_add_column_sql(table.name, column))
+        indexes = {str(index.name): index for index in table.indexes}
         for name, sql in _index_sqls(table):
-            if name in baseline and name not in objects:
+            if name in baseline and name.lower() not in objects:
+                _refuse_duplicates(con, table.name, indexes[name])
                 plan.indexes.append(name)
                 plan.statements.append(sql)
     return plan
+
+
+def _refuse_duplicates(con: sqlite3.Connection, table: str, index: Index) -> None:
+    """Raise MigrationError if the rows already hold what a unique ``index`` would refuse:
+    found now, before the backup and the first write, not by CREATE INDEX after them."""
+    if not index.unique:
+        return
+    columns = [str(column.name) for column in index.columns]
+    quoted = ", ".join(f'"{name}"' for name in columns)
+    present = " AND ".join(f'"{name}" IS NOT NULL' for name in columns)  # NULLs never clash
+    query = f'SELECT 1 FROM "{table}" WHERE {present} GROUP BY {quoted} HAVING count(*) > 1'
+    if con.execute(f"{query} LIMIT 1").fetchone() is not None:
+        raise MigrationError(
+            f"cannot create the unique index {index.name} on {table}({', '.join(columns)}): "
+            "some rows share a value there. Make those values unique (or remove the extra "
+            "rows), then start again. Nothing was changed."
+        )
