@@ -248,3 +248,16 @@ def test_ctrl_c_while_the_arguments_are_read_is_one_line_and_130(
 def test_store_refuses_an_empty_path_as_before() -> None:
     with pytest.raises(NotADatabaseError, match="the database path is empty"):
         Store("")
+
+
+@pytest.mark.parametrize("command", ["status", "verify"])
+def test_status_and_verify_do_not_promise_init_adopts_another_programs_file(
+    command: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = sqlite_file(tmp_path / "theirs.db", "CREATE TABLE foo (x)")
+    main([command, "--db", str(path)])
+    out = capsys.readouterr().out
+    assert "another program's database" in out
+    assert "adopt" not in out and "adds what is missing" not in out
+    assert main(["init", "--db", str(path)]) == 2  # as init() then says
+    assert "of another program" in capsys.readouterr().err

@@ -170,6 +170,9 @@ def cmd_status(store: Store, args: Arguments) -> Result:
         del data["rows"]  # the text shows them only with --tables, and so does the JSON
     if report.stamped:
         identity = str(report.schema_version)
+    elif report.application_id == 0 and report.tables == 0 and report.other_tables:
+        # What init() refuses (startup.classify): tables, none of them TMWS's.
+        identity = f"{report.schema_version} (no TMWS table: another program's database)"
     elif report.application_id == 0:
         identity = (
             f"{report.schema_version} (not stamped by tmws_store yet; `{PROG} init` adopts it)"
@@ -237,8 +240,12 @@ def cmd_verify(store: Store, args: Arguments) -> Result:
         text = "\n".join([f"{store.where}: {counted(len(problems), 'problem')}", *problems])
         if report.foreign_triggers_and_views:  # init() refuses the file while they are there
             text += f"\n`{PROG} init` will not adopt or upgrade the file until they are dropped"
-        elif report.application_id == 0 and report.path is not None:  # init() completes it
-            text += f"\n`{PROG} init` adds what is missing, after a backup"
+        elif report.application_id == 0 and report.path is not None:
+            if len(report.missing_tables) == _expected_tables() and report.extra_tables:
+                # What init() refuses (startup.classify): tables, none of them TMWS's.
+                text += f"\nno TMWS table: another program's database, which `{PROG} init` refuses"
+            else:  # init() completes it
+                text += f"\n`{PROG} init` adds what is missing, after a backup"
     text = "\n".join([text, *(f"warning: {warning}" for warning in report.warnings)])
     return Result(data, text, 0 if report.ok else 1)
 
