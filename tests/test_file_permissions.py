@@ -256,3 +256,30 @@ def test_a_link_in_a_read_only_folder_to_a_writable_place_works(tmp_path: Path) 
     assert init_without_root_powers(link, tmp_path) == "initialised: created"
     assert agent_ids(target) == []
     assert sorted(p.name for p in link.parent.iterdir()) == ["tmws.db"]
+
+
+def test_a_look_at_a_read_only_store_leaves_nothing_beside_it(tmp_path: Path) -> None:
+    """status, verify and backup of a 0444 store, run without root's power over file modes:
+    SQLite opened it read-only and left -wal and -shm behind it (0444 too), and every later
+    write then failed as if the store were read-only."""
+    path = tmp_path / "tmws.db"
+    with Store(path) as store:
+        store.init()
+    path.chmod(0o444)
+    backups = tmp_path / "backups"
+    backups.mkdir()
+    content = path.read_bytes()
+    for command in (["status"], ["verify"], ["backup", str(backups / "copy.db")]):
+        done = subprocess.run(
+            [sys.executable, "-m", "tmws_store", *command, "--db", str(path)],
+            capture_output=True,
+            text=True,
+            preexec_fn=_give_up_file_powers if os.geteuid() == 0 else None,
+        )
+        assert done.returncode == 0, (command, done.stdout, done.stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["backups", "tmws.db"]
+    assert path.read_bytes() == content and stat.S_IMODE(path.stat().st_mode) == 0o444
+    assert sorted(p.name for p in backups.iterdir()) == ["copy.db"]
+    path.chmod(0o644)
+    with Store(path) as store, store.session() as session:  # and it writes again
+        session.add(Agent(agent_id="a", display_name="A"))

@@ -19,6 +19,7 @@ from .. import Backend, CopySource
 from .connection import (
     connect_read_only,
     from_sqlite,
+    journal_mode,
     read_identity,
     schema_objects,
     store_error,
@@ -116,7 +117,7 @@ class SQLiteBackend(Backend):
             try:
                 objects = schema_objects(con)
                 app_id, version = read_identity(con)
-                journal = str(con.execute("PRAGMA journal_mode").fetchone()[0])
+                journal = journal_mode(con, path)
                 tables = {name for name, kind in objects.items() if kind == "table"}
                 expected = table_names()
                 counts = _count_rows(con, sorted(tables & expected)) if rows else None

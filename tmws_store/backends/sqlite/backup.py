@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING
 
 from ...errors import StorageFullError, StoreError, disk_error_class
 from ...paths import PRIVATE_FILE_MODE
-from .connection import from_sqlite, open_database
+from .connection import from_sqlite, looking_uri, open_database
 
 if TYPE_CHECKING:
     from ...encryption import DatabaseKey
@@ -100,7 +100,7 @@ def backup_to(
 def _copy(source: Path, temp: Path, progress: Progress | None, key: "DatabaseKey | None") -> None:
     # An encrypted store's copy is keyed with the same key: SQLCipher copies its pages as
     # they are, so the copy is as encrypted as the store (and never plain on the disk).
-    src = open_database(source, key, busy_timeout=_BACKUP_TIMEOUT)
+    src = open_database(source, key, busy_timeout=_BACKUP_TIMEOUT, uri=looking_uri(source))
     try:
         src.execute("PRAGMA trusted_schema = OFF")
         # Hold one read transaction for the whole copy. Without it, every commit by another

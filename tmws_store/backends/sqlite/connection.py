@@ -312,9 +312,7 @@ def connect_read_only(
     ``mode=ro``: a read-only connection cannot delete a WAL file's ``-wal`` and ``-shm`` when
     it closes, so a mere look would leave them behind.
     """
-    con = open_database(
-        path, key, busy_timeout=busy_timeout, uri=f"{path.resolve().as_uri()}?mode=rw"
-    )
+    con = open_database(path, key, busy_timeout=busy_timeout, uri=looking_uri(path))
     try:
         con.execute("PRAGMA query_only = ON")
         con.execute("PRAGMA trusted_schema = OFF")
@@ -322,6 +320,43 @@ def connect_read_only(
         con.close()
         raise
     return con
+
+
+def looking_uri(path: Path) -> str:
+    """The URI that opens ``path`` for a look (status, verify, a backup's source), creating
+    nothing that stays beside it.
+
+    ``mode=rw``, which never creates a missing file, when this process may write the file: its
+    last connection then deletes the ``-wal`` and ``-shm`` it opened. One that may not (a 0444
+    file) would open it read-only all the same, and leave both behind, read-only too: every
+    later write would then fail as if the store were read-only. Such a file is opened
+    ``mode=ro``, and, being in WAL mode without a ``-wal`` (every commit is in the file), as
+    immutable, which needs neither file. Nobody can write a file with no write bit meanwhile.
+    """
+    real = path.resolve()  # a symlink's -wal and -shm are beside its target
+    uri = real.as_uri()
+    if os.access(real, os.W_OK):
+        return f"{uri}?mode=rw"
+    if in_wal_mode(real) and not os.path.lexists(f"{real}-wal"):
+        return f"{uri}?mode=ro&immutable=1"
+    return f"{uri}?mode=ro"
+
+
+def journal_mode(con: sqlite3.Connection, path: Path) -> str:
+    """The journal mode of the file ``con`` reads. A connection opened immutable (see
+    ``looking_uri``) reports "delete" whatever the file says; its header then tells."""
+    mode = str(con.execute("PRAGMA journal_mode").fetchone()[0])
+    return "wal" if mode != "wal" and in_wal_mode(path) else mode
+
+
+def in_wal_mode(path: Path) -> bool:
+    """Whether the plain SQLite file's header says WAL (its read and write versions are 2)."""
+    try:
+        with open(path, "rb") as file:
+            header = file.read(20)
+    except OSError:
+        return False
+    return header.startswith(SQLITE_HEADER) and header[18:20] == b"\x02\x02"
 
 
 def read_identity(con: sqlite3.Connection) -> tuple[int, int]:

@@ -31,14 +31,12 @@ from sqlalchemy.pool import NullPool
 from ... import schema
 from ...errors import CopyError, MigrationError, NotADatabaseError
 from .. import CopySource, Translate, named_errors
-from .connection import open_database, read_identity, schema_objects, store_error
+from .connection import in_wal_mode, open_database, read_identity, schema_objects, store_error
 
 if TYPE_CHECKING:
     from ...encryption import DatabaseKey
 
 __all__ = ["open_copy_source"]
-
-_SQLITE_HEADER = b"SQLite format 3\x00"
 
 
 def _check_source_file(path: Path) -> None:
@@ -59,11 +57,7 @@ def _in_wal_mode(path: Path, encrypted: bool) -> bool:
     An encrypted file's header cannot be read so; it is in WAL mode, as ``init()`` and
     ``tmws-store encrypt`` leave every encrypted store.
     """
-    if encrypted:
-        return True
-    with path.open("rb") as file:
-        header = file.read(20)
-    return header.startswith(_SQLITE_HEADER) and header[18:20] == b"\x02\x02"
+    return encrypted or in_wal_mode(path)
 
 
 def _read_only_uri(path: Path, encrypted: bool = False) -> tuple[str, bool]:

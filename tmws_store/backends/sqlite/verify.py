@@ -24,6 +24,7 @@ from .completion import constant_default_sql
 from .connection import (
     connect_read_only,
     foreign_triggers_and_views,
+    journal_mode,
     read_identity,
     schema_objects,
     store_error,
@@ -74,7 +75,7 @@ def verify_file(
 
 def _inspect(con: sqlite3.Connection, path: Path) -> VerifyReport:
     app_id, version = read_identity(con)
-    journal = con.execute("PRAGMA journal_mode").fetchone()[0]
+    journal = journal_mode(con, path)
     report = VerifyReport(
         path=path, application_id=app_id, schema_version=version, journal_mode=journal
     )
