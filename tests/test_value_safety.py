@@ -371,3 +371,35 @@ def test_an_error_met_inside_a_session_block_shows_no_value_of_the_row(any_store
     printed = "".join(traceback.format_exception(caught.value))
     assert "agents" in printed  # the statement is shown; its values are not
     assert secret not in printed
+
+
+def test_a_wrong_container_in_a_json_field_is_a_validation_error_on_every_path(
+    any_store: Store,
+) -> None:
+    """Memory(tags="x"), or assigning it, raised SQLAlchemy's bare ValueError ("Attribute
+    'tags' does not accept objects of type str") naming no model, and a tuple was refused
+    there while model_validate and insert_many took it."""
+    for bad in ("x", {"a": 1}):
+        assert refused_on_every_path(any_store, Memory, {**MEMORY, "tags": bad}) == "tags"
+        with pytest.raises(ValidationError) as caught, any_store.session() as session:
+            memory = Memory(**MEMORY)
+            memory.tags = bad  # type: ignore[assignment]
+            session.add(memory)
+        assert refused_fields(caught) == {"tags"}
+    assert count(any_store, Memory) == 0
+    with any_store.session() as session:
+        session.add(Memory(**MEMORY, tags=("from", "constructor")))  # type: ignore[arg-type]
+        session.add(Memory.model_validate({**MEMORY, "tags": ("from", "validate")}))
+    any_store.insert_many(Memory, [{**MEMORY, "tags": ("from", "insert_many")}])
+    with any_store.session() as session:
+        stored = sorted(session.exec(select(Memory)).scalars(), key=lambda m: m.tags[1])
+        assert [m.tags for m in stored] == [
+            ["from", "constructor"],
+            ["from", "insert_many"],
+            ["from", "validate"],
+        ]
+        stored[0].tags.append("edited")  # loaded: tracked as ever
+    with any_store.session(readonly=True) as session:
+        assert ["from", "constructor", "edited"] in session.exec(
+            select(Memory.tags)
+        ).scalars().all()

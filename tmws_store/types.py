@@ -581,9 +581,13 @@ class _Tracked(Mutable):
         def set_(state: "InstanceState[Any]", value: Any, oldvalue: Any, initiator: Any) -> Any:
             if value is oldvalue:
                 return value
-            if not isinstance(value, cls):
+            if isinstance(value, cls.plain) and not isinstance(value, cls):
                 value = cls.coerce(key, value)
-            if value is not None:
+            # Anything else (None, a str given to a list field) is kept as it is, not tracked:
+            # SQLAlchemy's coerce raised a bare ValueError naming no model. The check before
+            # each write refuses a wrong one as the ValidationError naming model and field
+            # that model_validate and insert_many give (and takes a tuple, as they do).
+            if isinstance(value, cls):
                 value._add_owner(state, key)
             if isinstance(oldvalue, cls):
                 oldvalue._drop_owner(state)
