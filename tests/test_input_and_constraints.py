@@ -29,8 +29,10 @@ from tmws_store import (
     CheckViolationError,
     ConstraintError,
     ForeignKeyViolationError,
+    LearningPattern,
     Memory,
     NotNullViolationError,
+    PatternUsageHistory,
     Skill,
     SkillVersion,
     Store,
@@ -355,3 +357,19 @@ def test_a_datetime_without_a_utc_form_is_refused_and_the_extremes_are_kept(
     with any_store.session(readonly=True) as session:
         rows = session.exec(select(Memory.expires_at, Memory.accessed_at)).all()
     assert [tuple(row) for row in rows] == [(first, last.replace(tzinfo=UTC))] * 2
+
+
+def test_deleting_a_learning_pattern_deletes_its_usage_history(any_store: Store) -> None:
+    """The ORM set each history row's NOT NULL pattern_id to None before deleting the pattern,
+    and the check before the write refused that with a ValidationError about
+    PatternUsageHistory; the foreign key's ON DELETE CASCADE is what the file says."""
+    with any_store.session() as session:
+        pattern = LearningPattern(pattern_name="p", category="c", pattern_data={})
+        session.add(pattern)
+        session.flush()
+        session.add_all([PatternUsageHistory(pattern_id=pattern.id) for _ in range(2)])
+    with any_store.session() as session:
+        session.delete(session.get(LearningPattern, pattern.id))
+    with any_store.session(readonly=True) as session:
+        assert session.exec(select(LearningPattern)).all() == []
+        assert session.exec(select(PatternUsageHistory)).all() == []

@@ -22,11 +22,14 @@ from sqlmodel import Session
 from tmws_store import (
     Agent,
     ConstraintError,
+    DetectedPattern,
+    ExecutionTrace,
     LearningPattern,
     LicenseKey,
     LicenseKeyUsage,
     Memory,
     ReadOnlyStoreError,
+    SkillSuggestion,
     Store,
     TMWSModel,
 )
@@ -276,7 +279,7 @@ def test_every_integer_and_text_field_refuses_what_sqlite_cannot_keep(
     failed in the driver with a raw OverflowError / UnicodeEncodeError naming nothing."""
     integers = {model: checked_fields(model, storable_integer) for model in MODELS}
     texts = {model: checked_fields(model, storable_text) for model in MODELS}
-    assert sum(map(len, integers.values())) == 52 and sum(map(len, texts.values())) == 135
+    assert sum(map(len, integers.values())) == 52 and sum(map(len, texts.values())) == 137
     assert "total_tasks" in integers[Agent] and "display_name" in texts[Agent]
     for model in MODELS:
         good = valid_rows[model.__tablename__]
@@ -403,3 +406,41 @@ def test_a_wrong_container_in_a_json_field_is_a_validation_error_on_every_path(
         assert ["from", "constructor", "edited"] in session.exec(
             select(Memory.tags)
         ).scalars().all()
+
+
+# Values the CHECK constraints of these tables refuse, each mirrored by a field constraint,
+# and None in the NOT NULL JSON fields typed Any.
+CHECKED_BY_THE_DATABASE = [
+    (ExecutionTrace, "ttl_days", 0),
+    (ExecutionTrace, "execution_time_ms", -1.0),
+    (DetectedPattern, "frequency", 2),
+    (DetectedPattern, "state", "whatever"),
+    (DetectedPattern, "avg_success_rate", 1.5),
+    (LearningPattern, "confidence_score", 7.0),
+    (LearningPattern, "access_level", "team"),
+    (LearningPattern, "usage_count", -1),
+    (SkillSuggestion, "relevance_score", 1.5),
+    (DetectedPattern, "tool_sequence", None),
+    (LearningPattern, "pattern_data", None),
+]
+
+
+@pytest.mark.parametrize(
+    ("model", "name", "bad"), CHECKED_BY_THE_DATABASE, ids=lambda v: getattr(v, "__name__", None)
+)
+def test_what_a_check_or_not_null_would_refuse_is_a_validation_error_first(
+    valid_rows: dict[str, dict[str, Any]],
+    any_store: Store,
+    model: type[TMWSModel],
+    name: str,
+    bad: Any,
+) -> None:
+    """These passed validation and were refused by the database (a CheckViolationError or
+    NotNullViolationError), so insert_many's promise of a ValidationError giving the row's
+    position did not hold."""
+    good = valid_rows[model.__tablename__]
+    assert refused_on_every_path(any_store, model, {**good, name: bad}) == name
+    with pytest.raises(ValidationError) as caught:
+        any_store.insert_many(model, [good, {**good, name: bad}])
+    assert caught.value.__notes__ == [f"in row 1 given to insert_many({model.__name__}, ...)"]
+    assert count(any_store, model) == 0

@@ -65,6 +65,7 @@ __all__ = [
     "storable_datetime",
     "storable_integer",
     "storable_json",
+    "storable_json_not_null",
     "storable_text",
     "storable_uuid",
     "updated_at_field",
@@ -140,6 +141,14 @@ def storable_text(value: Any) -> Any:
                 f"the text has no UTF-8 form (a lone surrogate at {exc.start})"
             ) from None
     return value
+
+
+def storable_json_not_null(value: Any) -> Any:
+    """``storable_json`` for a NOT NULL JSON column: a field typed ``Any`` takes None, which the
+    column would then refuse as a NOT NULL violation at the write, naming no field."""
+    if value is None:
+        raise ValueError("a value is required here (the column is NOT NULL)")
+    return storable_json(value)
 
 
 def storable_datetime(value: Any) -> Any:
@@ -268,7 +277,8 @@ def per_model(function: "Callable[[type[TMWSModel]], _T]") -> "Callable[[type[TM
 @per_model
 def column_checks(model: type[TMWSModel]) -> dict[str, Callable[[Any], Any]]:
     """Per attribute, the check its column's type needs beyond the field's annotation:
-    ``storable_json`` for JSON columns, ``storable_datetime`` for ``UTCDateTime`` ones,
+    ``storable_json`` for JSON columns (``storable_json_not_null`` for NOT NULL ones),
+    ``storable_datetime`` for ``UTCDateTime`` ones,
     ``storable_integer`` for integer ones, ``storable_text`` for text ones and
     ``storable_uuid`` for TMWS's 32-hex-digit uuid ones.
 
@@ -282,7 +292,8 @@ def column_checks(model: type[TMWSModel]) -> dict[str, Callable[[Any], Any]]:
     for prop in mapper.column_attrs:
         column_type = prop.columns[0].type
         if is_json_type(column_type):
-            checks[prop.key] = storable_json
+            nullable = prop.columns[0].nullable
+            checks[prop.key] = storable_json if nullable else storable_json_not_null
         elif isinstance(column_type, UTCDateTime):
             checks[prop.key] = storable_datetime
         elif isinstance(column_type, HexUUID):
@@ -311,7 +322,11 @@ def tracked_json_classes(model: type[TMWSModel]) -> dict[str, Any]:
 @per_model
 def json_fields(model: type[TMWSModel]) -> frozenset[str]:
     """The attribute names (``metadata_json``, not ``metadata``) of the model's JSON columns."""
-    return frozenset(name for name, check in column_checks(model).items() if check is storable_json)
+    return frozenset(
+        name
+        for name, check in column_checks(model).items()
+        if check in (storable_json, storable_json_not_null)
+    )
 
 
 def value_annotation(model: type[TMWSModel], name: str) -> Any:

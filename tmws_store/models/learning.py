@@ -5,9 +5,9 @@ Deliberate differences from TMWS 2.4.18 (files stay readable both ways):
 """
 
 from datetime import datetime
-from typing import Any, Optional
+from typing import Any, Literal, Optional
 
-from sqlalchemy import CheckConstraint, Index, Text, UniqueConstraint, text
+from sqlalchemy import CheckConstraint, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field
 
 from ..types import JSONValue, UTCDateTime, utc_now
@@ -19,6 +19,10 @@ from ._base import (
     relationship,
     updated_at_field,
 )
+
+# The access levels the CHECK ck_learning_patterns_access_level allows, mirrored as a Literal
+# (as tasks.py mirrors its CHECKs): a bad one is a ValidationError naming the field.
+PatternAccessLevel = Literal["private", "shared", "public", "system"]
 
 
 class LearningPattern(TMWSModel, table=True):
@@ -66,9 +70,9 @@ class LearningPattern(TMWSModel, table=True):
     )
     category: str = Field(max_length=100, index=True)
     subcategory: str | None = Field(default=None, max_length=100)
-    access_level: str = Field(
+    access_level: PatternAccessLevel = Field(
         default="private",
-        max_length=20,
+        sa_type=String(20),  # the VARCHAR(20) that max_length=20 gave a str field
         sa_column_kwargs={"server_default": text("'private'")},
     )
     pattern_data: Any = Field(sa_type=JSONValue, nullable=False)
@@ -84,17 +88,23 @@ class LearningPattern(TMWSModel, table=True):
         ondelete="SET NULL",
         index=True,
     )
-    usage_count: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
-    agent_usage_count: int = Field(default=0, sa_column_kwargs={"server_default": text("0")})
-    success_rate: float = Field(default=0.0, sa_column_kwargs={"server_default": text("0.0")})
-    agent_success_rate: float = Field(default=0.0, sa_column_kwargs={"server_default": text("0.0")})
+    usage_count: int = Field(default=0, ge=0, sa_column_kwargs={"server_default": text("0")})
+    agent_usage_count: int = Field(default=0, ge=0, sa_column_kwargs={"server_default": text("0")})
+    success_rate: float = Field(
+        default=0.0, ge=0.0, le=1.0, sa_column_kwargs={"server_default": text("0.0")}
+    )
+    agent_success_rate: float = Field(
+        default=0.0, ge=0.0, le=1.0, sa_column_kwargs={"server_default": text("0.0")}
+    )
     avg_execution_time: float | None = None
     complexity_score: float | None = None
     last_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     last_agent_used_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
     shared_with_agents: Any = Field(default=None, sa_type=JSONValue, nullable=True)
     learning_weight: float = Field(default=1.0, sa_column_kwargs={"server_default": text("1.0")})
-    confidence_score: float = Field(default=0.5, sa_column_kwargs={"server_default": text("0.5")})
+    confidence_score: float = Field(
+        default=0.5, ge=0.0, le=1.0, sa_column_kwargs={"server_default": text("0.5")}
+    )
     id: str = id_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
@@ -104,7 +114,7 @@ class LearningPattern(TMWSModel, table=True):
         "child_patterns", remote_side="LearningPattern.id"
     )
     child_patterns: list["LearningPattern"] = relationship("parent_pattern", cascade_delete=True)
-    usage_history: list["PatternUsageHistory"] = relationship("pattern")
+    usage_history: list["PatternUsageHistory"] = relationship("pattern", cascade_delete=True)
 
 
 class PatternUsageHistory(TMWSModel, table=True):

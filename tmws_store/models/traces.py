@@ -11,9 +11,9 @@ Deliberate differences from TMWS 2.4.18 (files stay readable both ways):
 """
 
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
-from sqlalchemy import CheckConstraint, Index, Text, text
+from sqlalchemy import CheckConstraint, Index, String, Text, text
 from sqlmodel import Field
 
 from ..types import JSONValue, UTCDateTime, utc_now
@@ -54,16 +54,27 @@ class ExecutionTrace(TMWSModel, table=True):
     success: bool = Field(default=True, sa_column_kwargs={"server_default": text("1")})
     error_message: str | None = Field(default=None, sa_type=Text)
     error_type: str | None = Field(default=None, max_length=255)
-    execution_time_ms: float = Field(default=0.0, sa_column_kwargs={"server_default": text("0.0")})
+    execution_time_ms: float = Field(
+        default=0.0, ge=0.0, sa_column_kwargs={"server_default": text("0.0")}
+    )
     orchestration_id: str | None = Field(default=None, max_length=36, index=True)
     sequence_number: int | None = None
     context_snapshot: Any = Field(default=None, sa_type=JSONValue, nullable=True)
     pattern_id: str | None = Field(default=None, max_length=36, index=True)
-    ttl_days: int = Field(default=30, sa_column_kwargs={"server_default": text("30")})
+    ttl_days: int = Field(
+        default=30, ge=1, le=3650, sa_column_kwargs={"server_default": text("30")}
+    )
     expires_at: datetime | None = Field(default=None, sa_type=UTCDateTime, index=True)
     id: str = id_field()
     created_at: datetime = created_at_field()
     updated_at: datetime = updated_at_field()
+
+
+# The states the CHECK ck_detected_patterns_state allows (a Literal, as tasks.py mirrors its
+# CHECKs: a bad state is a ValidationError naming the field, not a refused row).
+PatternState = Literal[
+    "DETECTED", "VALIDATING", "VALIDATED", "APPROVED", "SKILL_CREATED", "REJECTED"
+]
 
 
 class DetectedPattern(TMWSModel, table=True):
@@ -89,14 +100,16 @@ class DetectedPattern(TMWSModel, table=True):
     agent_id: str | None = Field(default=None, max_length=36, index=True)
     tool_sequence: Any = Field(sa_type=JSONValue, nullable=False)
     pattern_hash: str = Field(max_length=64, unique=True)
-    frequency: int = Field(default=3, sa_column_kwargs={"server_default": text("3")})
-    avg_success_rate: float = Field(default=1.0, sa_column_kwargs={"server_default": text("1.0")})
+    frequency: int = Field(default=3, ge=3, sa_column_kwargs={"server_default": text("3")})
+    avg_success_rate: float = Field(
+        default=1.0, ge=0.0, le=1.0, sa_column_kwargs={"server_default": text("1.0")}
+    )
     avg_execution_time_ms: float | None = None
     sop_draft: str | None = Field(default=None, sa_type=Text)
     sop_title: str | None = Field(default=None, max_length=255)
-    state: str = Field(
+    state: PatternState = Field(
         default="DETECTED",
-        max_length=50,
+        sa_type=String(50),  # the VARCHAR(50) that max_length=50 gave a str field
         index=True,
         sa_column_kwargs={"server_default": text("'DETECTED'")},
     )
@@ -138,7 +151,7 @@ class SkillSuggestion(TMWSModel, table=True):
     skill_id: str = Field(max_length=36, index=True)
     agent_id: str = Field(max_length=36, index=True)
     namespace: str = Field(max_length=255, index=True)
-    relevance_score: float
+    relevance_score: float = Field(ge=0.0, le=1.0)
     suggestion_reason: str | None = Field(default=None, sa_type=Text)
     was_activated: bool | None = None
     was_helpful: bool | None = None
