@@ -258,6 +258,7 @@ def test_a_link_in_a_read_only_folder_to_a_writable_place_works(tmp_path: Path) 
     assert sorted(p.name for p in link.parent.iterdir()) == ["tmws.db"]
 
 
+@pytest.mark.slow
 def test_a_look_at_a_read_only_store_leaves_nothing_beside_it(tmp_path: Path) -> None:
     """status, verify and backup of a 0444 store, run without root's power over file modes:
     SQLite opened it read-only and left -wal and -shm behind it (0444 too), and every later

@@ -202,6 +202,7 @@ def test_factory_refuses_odd_or_repeated_names(pytester: pytest.Pytester, home) 
     result.assert_outcomes(passed=1)
 
 
+@pytest.mark.slow
 def test_fixtures_ignore_tmws_encryption_setting(
     pytester: pytest.Pytester, home, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -228,6 +229,7 @@ def test_fixtures_ignore_tmws_encryption_setting(
     assert not (home / ".tmws").exists()
 
 
+@pytest.mark.slow
 def test_a_session_fixture_that_cannot_commit_says_why_as_a_store_error(
     pytester: pytest.Pytester, home
 ) -> None:
