@@ -5,6 +5,9 @@ Each is provoked for real: busy_timeout values SQLite cannot keep, more open ses
 the pool has connections, and eight threads released at once by a barrier.
 """
 
+import asyncio
+import contextlib
+import os
 import subprocess
 import sys
 import time
@@ -12,7 +15,7 @@ from contextlib import ExitStack
 from pathlib import Path
 
 import pytest
-from sqlmodel import select
+from sqlmodel import func, select
 
 from tmws_store import Agent, DatabaseLockedError, Store
 from tmws_store.store import MAX_BUSY_TIMEOUT
@@ -100,3 +103,36 @@ def test_threads_opening_their_first_sessions_at_once_share_one_engine(tmp_path:
     opened, after_close = map(int, done.stdout.split())
     assert opened > 0
     assert after_close == 0
+
+
+def descriptors_on(path: Path) -> int:
+    """How many of this process's descriptors are open on ``path``, its -wal or -shm."""
+    names = {str(path), f"{path}-wal", f"{path}-shm"}
+    count = 0
+    for fd in os.listdir("/proc/self/fd"):
+        with contextlib.suppress(OSError):  # closed meanwhile
+            count += os.readlink(f"/proc/self/fd/{fd}") in names
+    return count
+
+
+def test_one_store_serves_async_sessions_in_one_event_loop_after_another(tmp_path: Path) -> None:
+    """As pytest-asyncio's loop per test with a module's store: once sessions in the first
+    loop had waited for a pooled connection, SQLAlchemy's pool was bound to that loop, and
+    every later loop's sessions failed with "bound to a different event loop"."""
+    path = tmp_path / "t.db"
+    store = Store(path)
+    store.init()
+
+    async def one_session() -> None:
+        async with store.async_session(readonly=True) as session:
+            await session.exec(select(func.count()).select_from(Agent))
+            await asyncio.sleep(0.02)  # held, so that the next ones wait for the pool
+
+    async def many_at_once() -> list[BaseException]:
+        done = await asyncio.gather(*(one_session() for _ in range(20)), return_exceptions=True)
+        return [error for error in done if isinstance(error, BaseException)]
+
+    for _ in range(3):
+        assert asyncio.run(many_at_once()) == []
+    store.close()
+    assert descriptors_on(path) == 0  # the engines of earlier loops were closed too

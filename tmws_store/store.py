@@ -45,6 +45,11 @@ DEFAULT_BUSY_TIMEOUT = 10.0  # seconds a transaction waits for another process's
 MAX_BUSY_TIMEOUT = (2**31 - 1) // 1000
 
 
+async def _dispose_all(engines: "list[AsyncEngine]") -> None:
+    for engine in engines:
+        await engine.dispose()
+
+
 class Store:
     """The TMWS database: where it is, its schema, and sessions on it.
 
@@ -227,6 +232,7 @@ class Store:
 
         self._ensure_ready()
         bind: Any = self.async_engine
+        await self._backend.dispose_retired_async_engines()  # those of earlier event loops
         if readonly:
             bind = bind.execution_options(**self.readonly_options())
         async with AsyncSession(bind, expire_on_commit=False) as session:
@@ -277,21 +283,20 @@ class Store:
                     "Store.close() called inside a running event loop while async connections "
                     "are open; use `await store.aclose()` (or `async with Store(...)`)"
                 )
-        engine, async_engine = self._backend.take_engines()
+        engine, async_engines = self._backend.take_engines()
         if engine is not None:
             # The pool's idle connections closed. Not engine.dispose(), which also builds a
             # new pool for an engine this store lets go of (a third of a fixture's close).
             engine.pool.dispose()
-        if async_engine is not None:
+        if async_engines:
             import asyncio
 
-            asyncio.run(async_engine.dispose())
+            asyncio.run(_dispose_all(async_engines))
 
     async def aclose(self) -> None:
         """``close()`` for code inside an event loop."""
-        engine, async_engine = self._backend.take_engines()
-        if async_engine is not None:
-            await async_engine.dispose()
+        engine, async_engines = self._backend.take_engines()
+        await _dispose_all(async_engines)
         if engine is not None:
             engine.dispose()
 

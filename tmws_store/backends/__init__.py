@@ -13,6 +13,8 @@ location type that ``paths.resolve_location`` makes for it. The modules are impo
 when a store of their kind is first made: a SQLite start-up never imports psycopg.
 """
 
+import sys
+import weakref
 from _thread import allocate_lock  # threading's lock, without importing threading at start-up
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Iterator
@@ -26,6 +28,7 @@ from ..errors import StoreError
 from ..paths import Location, ServerLocation
 
 if TYPE_CHECKING:
+    import asyncio
     from collections.abc import Sequence
 
     from sqlalchemy import Connection, Engine, Select, Table
@@ -41,6 +44,18 @@ BackendName = Literal["sqlite", "postgresql"]
 # Turns a driver error into the StoreError that names its store, or None when the error is
 # not one of those (a row the database refused, say).
 Translate = Callable[["DBAPIError"], StoreError | None]
+
+
+def _running_loop() -> "asyncio.AbstractEventLoop | None":
+    """The running event loop, or None outside one; asyncio only if something imported it."""
+    asyncio_module = sys.modules.get("asyncio")
+    if asyncio_module is None:
+        return None
+    try:
+        loop: asyncio.AbstractEventLoop = asyncio_module.get_running_loop()
+    except RuntimeError:
+        return None
+    return loop
 
 
 @contextmanager
@@ -87,6 +102,10 @@ class Backend(ABC):
         # own, all but the last would be left out of close(), their connections open.
         self._engines_lock = allocate_lock()
         self._async_engine: AsyncEngine | None = None
+        # The event loop the async engine serves (weakly: a finished loop is let go), and the
+        # engines of earlier loops, still to be disposed (see async_engine).
+        self._async_loop: weakref.ref[asyncio.AbstractEventLoop] | None = None
+        self._retired_async_engines: list[AsyncEngine] = []
 
     # --- naming ---------------------------------------------------------------------------
 
@@ -115,25 +134,51 @@ class Backend(ABC):
 
     @property
     def async_engine(self) -> "AsyncEngine":
-        """The async SQLAlchemy engine, made on first use."""
-        engine = self._async_engine
-        if engine is None:
-            with self._engines_lock:
-                if self._async_engine is None:
-                    self._async_engine = self._make_async_engine()
-                engine = self._async_engine
-        return engine
+        """The async SQLAlchemy engine of the running event loop, made on first use in it.
+
+        SQLAlchemy's async pool binds itself to the loop of its first wait for a connection;
+        in a later loop (pytest-asyncio gives each test its own, asyncio.run() makes a new
+        one) it then fails with "bound to a different event loop". So a loop other than the
+        one the engine serves gets a new engine; the old one is kept for
+        ``dispose_retired_async_engines`` (the next async session's) and ``take_engines``.
+        """
+        loop = _running_loop()
+        with self._engines_lock:
+            engine = self._async_engine
+            served = self._async_loop() if self._async_loop is not None else None
+            if engine is not None and loop is not None and served is not loop:
+                if served is not None or self._async_loop is not None:
+                    self._retired_async_engines.append(engine)
+                    engine = None
+                self._async_loop = weakref.ref(loop)
+            if engine is None:
+                engine = self._async_engine = self._make_async_engine()
+                self._async_loop = weakref.ref(loop) if loop is not None else None
+            return engine
+
+    async def dispose_retired_async_engines(self) -> None:
+        """Close the connections of the engines of earlier event loops, in the running one
+        (aiosqlite closes a connection from any loop)."""
+        if not self._retired_async_engines:
+            return
+        with self._engines_lock:
+            retired, self._retired_async_engines = self._retired_async_engines, []
+        for engine in retired:
+            await engine.dispose()
 
     @property
     def has_async_engine(self) -> bool:
-        return self._async_engine is not None
+        return self._async_engine is not None or bool(self._retired_async_engines)
 
-    def take_engines(self) -> "tuple[Engine | None, AsyncEngine | None]":
+    def take_engines(self) -> "tuple[Engine | None, list[AsyncEngine]]":
         """Hand over the engines made so far, for disposal; the next use makes new ones."""
         with self._engines_lock:
-            engines = self._engine, self._async_engine
-            self._engine = self._async_engine = None
-        return engines
+            engine, async_engines = self._engine, self._retired_async_engines
+            if self._async_engine is not None:
+                async_engines.append(self._async_engine)
+            self._engine = self._async_engine = self._async_loop = None
+            self._retired_async_engines = []
+        return engine, async_engines
 
     @abstractmethod
     def _make_engine(self) -> "Engine":
