@@ -521,3 +521,14 @@ def test_status_tables_on_postgresql(capsys, postgres_url: str) -> None:
     assert rows == {name: 0 for name in TMWSModel.metadata.tables} | {"agents": 3}
     assert main(["status", "--tables", "--db", postgres_url]) == 0
     assert ["agents", "3"] in [line.split() for line in capsys.readouterr().out.splitlines()]
+
+
+@pytest.mark.slow
+def test_the_key_file_warning_is_one_line_of_the_command(tmp_path: Path) -> None:
+    """It was the warnings module's two lines, the second quoting a line of cli.py."""
+    pytest.importorskip("sqlcipher3")
+    make_store(tmp_path / "tmws.db")
+    done = run("encrypt", "--db", str(tmp_path / "tmws.db"))
+    assert done.returncode == 0, done.stderr
+    assert done.stderr.startswith("tmws-store: warning: created the encryption key file ")
+    assert done.stderr.count("\n") == 1

@@ -346,9 +346,10 @@ def test_encrypt_then_decrypt_keeps_every_row(
         add_canary(store, 20)
     tables = {"memories", "agents"}
     rows = all_rows(path, tables)
-    with pytest.warns(KeyFileWarning):
-        assert main(["encrypt", "--db", str(path)]) == 0
-    assert "is NOT encrypted" in capsys.readouterr().out
+    assert main(["encrypt", "--db", str(path)]) == 0
+    out, err = capsys.readouterr()
+    assert "is NOT encrypted" in out
+    assert err.startswith("tmws-store: warning: created the encryption key file")  # one line
     assert_no_canary(path)
     assert not Path(f"{path}-wal").exists()
     with Store(path, encrypted=True) as store:

@@ -46,6 +46,7 @@ import contextlib
 import itertools
 import os
 import sys
+import warnings
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import TYPE_CHECKING, Any, BinaryIO, NoReturn, TextIO
@@ -778,10 +779,15 @@ def _write(stream: TextIO | None, text: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line with ``argv`` (default: ``sys.argv[1:]``); returns the exit status."""
-    try:
-        output = _run(sys.argv[1:] if argv is None else argv)
-    except KeyboardInterrupt:  # before the command ran (while parsing): it has its own
-        output = Output(err=f"{PROG}: interrupted\n", status=130)
+    # Warnings (the new key file's) as one line each, like every other message of the
+    # command, not the warnings module's two lines quoting a line of this file.
+    with warnings.catch_warnings(record=True) as warned:  # the filters stay as they were
+        try:
+            output = _run(sys.argv[1:] if argv is None else argv)
+        except KeyboardInterrupt:  # before the command ran (while parsing): it has its own
+            output = Output(err=f"{PROG}: interrupted\n", status=130)
+    notes = "".join(f"{PROG}: warning: {' '.join(str(w.message).split())}\n" for w in warned)
+    output.err = notes + output.err
     try:
         # Written and flushed here, not at exit: a reader that went away is met where it
         # can be handled.
