@@ -261,3 +261,17 @@ def test_status_and_verify_do_not_promise_init_adopts_another_programs_file(
     assert "adopt" not in out and "adds what is missing" not in out
     assert main(["init", "--db", str(path)]) == 2  # as init() then says
     assert "of another program" in capsys.readouterr().err
+
+
+def test_a_backup_destination_is_expanded_and_made_absolute_as_the_store_path_is(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch
+) -> None:
+    """'backup ~/copy.db' failed, or wrote into a literal ./~/ folder; a relative one was
+    printed relative."""
+    monkeypatch.chdir(tmp_path)
+    default_store()
+    home = Path(os.environ["HOME"])
+    assert main(["backup", "~/copy.db"]) == 0
+    assert (home / "copy.db").is_file() and not (tmp_path / "~").exists()
+    assert main(["backup", "relative.db"]) == 0
+    assert f"backup written to {tmp_path / 'relative.db'}" in capsys.readouterr().out

@@ -43,6 +43,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Location",
     "ServerLocation",
+    "absolute_path",
     "create_private_file",
     "ensure_private_dirs",
     "mask_url",
@@ -201,10 +202,10 @@ def _file_location(database: str | None, shown: str, source: str) -> Location:
         raise UnsupportedURLError(
             f"{source}: {shown!r} names no file; tmws_store keeps its data in a file"
         )
-    return Location(_absolute(Path(database)), source)
+    return Location(absolute_path(Path(database)), source)
 
 
-def _absolute(path: Path) -> Path:
+def absolute_path(path: Path) -> Path:
     """``path`` with a leading ``~`` or ``~user`` expanded, made absolute (not resolved)."""
     try:
         expanded = path.expanduser()
@@ -224,7 +225,7 @@ def tmws_home(environ: Mapping[str, str] | None = None) -> Path:
     both found under it, so they can never end up in two places.
     """
     env = os.environ if environ is None else environ
-    return _absolute(Path(env["TMWS_HOME"]) if env.get("TMWS_HOME") else Path("~/.tmws"))
+    return absolute_path(Path(env["TMWS_HOME"]) if env.get("TMWS_HOME") else Path("~/.tmws"))
 
 
 def resolve_location(
@@ -240,7 +241,7 @@ def resolve_location(
     if path is not None:
         if not os.fspath(path):
             raise NotADatabaseError("the database path is empty; give a file name")
-        return Location(_absolute(Path(path)), "argument")
+        return Location(absolute_path(Path(path)), "argument")
     if url is not None:
         return _location_from_url(url, "url argument")
     if env.get("TMWS_DATABASE_URL"):

@@ -20,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 
 from .backends import BackendName, backend_for
 from .errors import DatabaseLockedError, StoreError
-from .paths import Location, ServerLocation, resolve_location
+from .paths import Location, ServerLocation, absolute_path, resolve_location
 from .reports import InitReport
 
 # SQLAlchemy, sqlmodel and pydantic are imported by the methods that use them, never here: a
@@ -149,7 +149,10 @@ class Store:
         if dest is not None and not os.fspath(dest):
             # Path("") is the current folder: not what an empty (unset) name meant.
             raise StoreError("the backup destination is empty; give a file or folder name")
-        return self._backend.backup(None if dest is None else Path(dest), progress=progress)
+        # "~/copy.db" is the user's folder, as for the store's own path; relative, it is made
+        # absolute, so the path returned (and printed) says where the copy is.
+        where = None if dest is None else absolute_path(Path(dest))
+        return self._backend.backup(where, progress=progress)
 
     def insert_many(
         self, model: "type[TMWSModel]", rows: "Iterable[Mapping[str, Any] | TMWSModel]"
