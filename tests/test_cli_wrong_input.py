@@ -9,7 +9,6 @@ temp dirs for every test.
 
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -22,7 +21,7 @@ from tmws_store.cli import main
 from tmws_store.encryption import key_file_path
 from tmws_store.paths import resolve_location
 
-from .helpers import file_digest
+from .helpers import file_digest, run_sql
 
 PASSWORD = "s3cretpw"
 
@@ -32,15 +31,6 @@ def default_store() -> Path:
     with Store() as store:
         store.init()
         return store.path
-
-
-def sqlite_file(path: Path, *statements: str) -> Path:
-    con = sqlite3.connect(path)
-    for statement in statements:
-        con.execute(statement)
-    con.commit()
-    con.close()
-    return path
 
 
 def folder_listing(folder: Path) -> list[str]:
@@ -109,7 +99,7 @@ def test_encrypt_refuses_a_file_init_refuses_and_makes_no_key(
     if statements is None:
         path.write_text("not a database\n")
     else:
-        sqlite_file(path, *statements)
+        run_sql(path, *statements)
     before = file_digest(path)
 
     assert main(["encrypt", "--db", str(path)]) == 2
@@ -125,7 +115,7 @@ def test_encrypt_file_itself_refuses_another_programs_file(tmp_path: Path) -> No
     pytest.importorskip("sqlcipher3")
     from tmws_store.encryption import DatabaseKey, encrypt_file
 
-    path = sqlite_file(tmp_path / "theirs.db", "CREATE TABLE foo (x)")
+    path = run_sql(tmp_path / "theirs.db", "CREATE TABLE foo (x)")
     before = file_digest(path)
     with pytest.raises(StoreError, match="of another program"):
         encrypt_file(path, DatabaseKey("k" * 64), busy_timeout=1)
@@ -254,7 +244,7 @@ def test_store_refuses_an_empty_path_as_before() -> None:
 def test_status_and_verify_do_not_promise_init_adopts_another_programs_file(
     command: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    path = sqlite_file(tmp_path / "theirs.db", "CREATE TABLE foo (x)")
+    path = run_sql(tmp_path / "theirs.db", "CREATE TABLE foo (x)")
     main([command, "--db", str(path)])
     out = capsys.readouterr().out
     assert "another program's database" in out
