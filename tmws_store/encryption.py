@@ -255,12 +255,12 @@ def require_plain_store_file(path: Path, *, busy_timeout: float) -> None:
     none behind. ``_convert`` checks it again on the connection it converts from."""
     import sqlite3
 
-    from .backends.sqlite.connection import open_database, store_error
+    from .backends.sqlite.connection import connect_read_only, store_error
     from .backends.sqlite.startup import refuse_unless_ours
 
     require_store_file(path)
     try:
-        con = open_database(path, None, busy_timeout=busy_timeout)
+        con = connect_read_only(path, busy_timeout)  # a refused file is left as it was
         try:
             refuse_unless_ours(con, path)
         finally:

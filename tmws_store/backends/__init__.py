@@ -147,10 +147,10 @@ class Backend(ABC):
             engine = self._async_engine
             served = self._async_loop() if self._async_loop is not None else None
             if engine is not None and loop is not None and served is not loop:
-                if served is not None or self._async_loop is not None:
+                if self._async_loop is not None:  # it served another loop, or a finished one
                     self._retired_async_engines.append(engine)
                     engine = None
-                self._async_loop = weakref.ref(loop)
+                self._async_loop = weakref.ref(loop)  # (one made outside any loop: taken)
             if engine is None:
                 engine = self._async_engine = self._make_async_engine()
                 self._async_loop = weakref.ref(loop) if loop is not None else None
