@@ -265,3 +265,14 @@ def test_a_backup_destination_is_expanded_and_made_absolute_as_the_store_path_is
     assert (home / "copy.db").is_file() and not (tmp_path / "~").exists()
     assert main(["backup", "relative.db"]) == 0
     assert f"backup written to {tmp_path / 'relative.db'}" in capsys.readouterr().out
+
+
+def test_path_with_encryption_on_makes_no_key_file(
+    capsys: pytest.CaptureFixture[str], monkeypatch
+) -> None:
+    """`tmws-store path` never opens the file; with TMWS_DB_ENCRYPTION_ENABLED=true it made
+    the key file all the same, for a store that did not exist."""
+    monkeypatch.setenv("TMWS_DB_ENCRYPTION_ENABLED", "true")
+    assert main(["path"]) == 0
+    assert "data/tmws.db" in capsys.readouterr().out
+    assert not key_file_path().exists()

@@ -439,8 +439,11 @@ COMMANDS: dict[str, tuple[Command, str]] = {
     "decrypt": (cmd_decrypt, "decrypt the SQLite file with the key file, after a backup"),
 }
 
-# Commands that open the file as it is, encrypted or not: not keyed by TMWS_DB_ENCRYPTION_ENABLED.
-_CONVERSIONS = frozenset({"encrypt", "decrypt"})
+# Commands whose Store is not keyed by TMWS_DB_ENCRYPTION_ENABLED (made with encrypted=False):
+# the conversions, which open the file as it is and read the key file themselves; and path,
+# which never opens the file (with encryption on, making its Store would create the key file
+# of a store that may not even exist).
+_NOT_KEYED = frozenset({"encrypt", "decrypt", "path"})
 
 
 # --- argument parsing -------------------------------------------------------------------
@@ -707,7 +710,7 @@ def _run(argv: Sequence[str]) -> Output:
     # Store (which an unusable TMWS_DATABASE_URL would stop) between two stores it names.
     where = args.source if args.command == "copy" else args.db
     try:
-        encrypted = False if args.command in _CONVERSIONS else None
+        encrypted = False if args.command in _NOT_KEYED else None
         # An empty --db (an unset variable in a script) is refused as the empty path it is,
         # not taken for no --db: that would act on the default store.
         with (
