@@ -172,9 +172,12 @@ def insert_many(
     prepared: list[Any] = []
     relationships = tuple(inspect(model).relationships.keys())
     for position, row in enumerate(rows):
+        data: Mapping[str, Any]
         if isinstance(row, TMWSModel):
             _refuse_related_objects(row, relationships, position)
-        data = row.model_dump() if isinstance(row, TMWSModel) else row
+            data = row.model_dump()
+        else:
+            data = row
         try:
             values = validator.model_validate(data).__dict__
         except ValidationError as exc:

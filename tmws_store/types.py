@@ -265,9 +265,10 @@ _JSON_ATOMS = frozenset({str, bool, type(None)})
 # more digits than sys.get_int_max_str_digits() (4,300 by default, about 14,284 bits).
 _LONG_INT_BITS = 14_000
 
-# A JSON column's whole value, when it is a bare number, is stored where SQLite applies its
-# NUMERIC affinity: an integer outside 64 bits is kept as a float, its digits lost.
-_SQLITE_INTEGERS = range(-(2**63), 2**63)
+# What SQLite's INTEGER holds: 64 bits, signed. Beyond it the driver refuses an int outright
+# (a raw OverflowError), and a JSON column's whole value, when it is a bare number (stored
+# where SQLite applies its NUMERIC affinity), is kept as a float, its digits lost.
+SQLITE_INTEGERS = range(-(2**63), 2**63)
 
 
 def _plainly_storable(value: Any) -> bool:
@@ -284,7 +285,7 @@ def _plainly_storable(value: Any) -> bool:
         if kind in atoms:
             continue
         if kind is int:
-            if item.bit_length() >= _LONG_INT_BITS or (depth == 0 and item not in _SQLITE_INTEGERS):
+            if item.bit_length() >= _LONG_INT_BITS or (depth == 0 and item not in SQLITE_INTEGERS):
                 return False
             continue
         if kind is float:
@@ -349,14 +350,14 @@ def json_problem(value: Any) -> tuple[tuple[Any, ...], str] | None:
 def _integer_problem(number: int, *, alone: bool) -> str | None:
     """Why ``number`` would not read back from a JSON column as it was; None if it would.
 
-    ``alone``: the number is the column's whole value (see ``_SQLITE_INTEGERS``).
+    ``alone``: the number is the column's whole value (see ``SQLITE_INTEGERS``).
     """
     if number.bit_length() >= _LONG_INT_BITS:
         try:
             str(number)
         except ValueError:  # more digits than sys.get_int_max_str_digits() allows
             return "an integer of more digits than json.dumps writes"
-    if alone and number not in _SQLITE_INTEGERS:
+    if alone and number not in SQLITE_INTEGERS:
         return "a bare integer outside 64 bits (SQLite would keep it as a float)"
     return None
 

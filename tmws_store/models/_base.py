@@ -16,7 +16,16 @@ import uuid
 from collections.abc import Callable
 from datetime import datetime
 from functools import cache
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar, NamedTuple, Self, TypeVar
+from typing import (
+    TYPE_CHECKING,
+    Annotated,
+    Any,
+    ClassVar,
+    Literal,
+    NamedTuple,
+    Self,
+    TypeVar,
+)
 
 from pydantic import (
     AfterValidator,
@@ -36,6 +45,7 @@ from sqlmodel._compat import finish_init as _finish_init
 
 from ..errors import RelationshipNotLoadedError
 from ..types import (
+    SQLITE_INTEGERS,
     HexUUID,
     JSONDict,
     JSONList,
@@ -51,6 +61,7 @@ from ..types import (
 
 __all__ = [
     "VALUE_CONFIG",
+    "CheckedAccessLevel",
     "TMWSModel",
     "column_checks",
     "created_at_field",
@@ -90,6 +101,12 @@ __all__ = [
 VALUE_CONFIG = ConfigDict(allow_inf_nan=False, extra="forbid")
 
 
+# What TMWS's access-level CHECKs allow (tasks, task templates, learning patterns), mirrored as
+# a Literal so that a bad value is a ValidationError naming the field. Plain TEXT in TMWS, not
+# the AccessLevel enum: 'team' is an AccessLevel but these CHECKs refuse it.
+CheckedAccessLevel = Literal["private", "shared", "public", "system"]
+
+
 def storable_json(value: Any) -> Any:
     """A JSON field's value, unchanged; raises if ``json_text`` could not write it.
 
@@ -106,14 +123,9 @@ def storable_json(value: Any) -> Any:
     return value
 
 
-# What SQLite's INTEGER holds: a 64-bit signed integer (a Python int beyond it fails in the
-# driver with a raw OverflowError, naming no field).
-_INTEGER_RANGE = range(-(2**63), 2**63)
-
-
 def storable_integer(value: Any) -> Any:
     """An integer field's value, unchanged; raises if SQLite's 64-bit INTEGER cannot hold it."""
-    if type(value) is int and value not in _INTEGER_RANGE:
+    if type(value) is int and value not in SQLITE_INTEGERS:
         raise ValueError("the number is outside the 64-bit range a database integer holds")
     return value
 

@@ -5,13 +5,14 @@ Deliberate differences from TMWS 2.4.18 (files stay readable both ways):
 """
 
 from datetime import datetime
-from typing import Any, Literal, Optional
+from typing import Any, Optional
 
 from sqlalchemy import CheckConstraint, Index, String, Text, UniqueConstraint, text
 from sqlmodel import Field
 
 from ..types import JSONValue, UTCDateTime, utc_now
 from ._base import (
+    CheckedAccessLevel,
     TMWSModel,
     created_at_field,
     id_field,
@@ -19,10 +20,6 @@ from ._base import (
     relationship,
     updated_at_field,
 )
-
-# The access levels the CHECK ck_learning_patterns_access_level allows, mirrored as a Literal
-# (as tasks.py mirrors its CHECKs): a bad one is a ValidationError naming the field.
-PatternAccessLevel = Literal["private", "shared", "public", "system"]
 
 
 class LearningPattern(TMWSModel, table=True):
@@ -70,7 +67,7 @@ class LearningPattern(TMWSModel, table=True):
     )
     category: str = Field(max_length=100, index=True)
     subcategory: str | None = Field(default=None, max_length=100)
-    access_level: PatternAccessLevel = Field(
+    access_level: CheckedAccessLevel = Field(
         default="private",
         sa_type=String(20),  # the VARCHAR(20) that max_length=20 gave a str field
         sa_column_kwargs={"server_default": text("'private'")},

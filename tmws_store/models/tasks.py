@@ -13,13 +13,14 @@ Deliberate differences from TMWS 2.4.18 (files stay readable both ways):
 
 import enum
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, Literal, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from sqlalchemy import CheckConstraint, Index, Text
 from sqlmodel import Field
 
 from ..types import UTCDateTime
 from ._base import (
+    CheckedAccessLevel,
     TMWSModel,
     created_at_field,
     dict_field,
@@ -54,11 +55,6 @@ class TaskPriority(enum.StrEnum):
     HIGH = "high"
     URGENT = "urgent"
     CRITICAL = "critical"
-
-
-# What the ``access_level_check`` / ``default_access_level_check`` constraints allow. Plain TEXT
-# in TMWS, not the AccessLevel enum: 'team' is an AccessLevel but the CHECK refuses it.
-TaskAccessLevel = Literal["private", "shared", "public", "system"]
 
 
 class Task(TMWSModel, table=True):
@@ -116,7 +112,7 @@ class Task(TMWSModel, table=True):
     assigned_agent_id: str | None = Field(default=None, sa_type=Text, index=True)
     collaborating_agents: list[Any] = list_field()
     namespace: str = Field(default="default", sa_type=Text, index=True)
-    access_level: TaskAccessLevel = Field(default="private", sa_type=Text, index=True)
+    access_level: CheckedAccessLevel = Field(default="private", sa_type=Text, index=True)
     status: TaskStatus = enum_field(TaskStatus.PENDING, index=True)
     priority: TaskPriority = enum_field(TaskPriority.MEDIUM, index=True)
     scheduled_at: datetime | None = Field(default=None, sa_type=UTCDateTime)
@@ -189,7 +185,7 @@ class TaskTemplate(TMWSModel, table=True):
     optional_fields: list[Any] = list_field()
     default_task_type: str = Field(default="templated", sa_type=Text)
     default_priority: TaskPriority = enum_field(TaskPriority.MEDIUM)
-    default_access_level: TaskAccessLevel = Field(default="private", sa_type=Text)
+    default_access_level: CheckedAccessLevel = Field(default="private", sa_type=Text)
     default_config: dict[str, Any] = dict_field()
     estimated_duration: int | None = Field(default=None, gt=0)
     namespace: str = Field(default="default", sa_type=Text, index=True)

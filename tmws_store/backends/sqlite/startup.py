@@ -173,15 +173,18 @@ def classify(con: sqlite3.Connection, path: Path, app_id: int, version: int, tar
     )
 
 
-def refuse_unless_ours(con: sqlite3.Connection, path: Path) -> None:
+def refuse_unless_ours(
+    con: sqlite3.Connection, path: Path, target: int = schema.SCHEMA_VERSION
+) -> None:
     """Refuse, as ``init()`` would, a file that is not tmws_store's to rewrite.
 
-    Another program's, one written by a newer tmws_store, or one holding triggers or views
-    we do not make. For the conversions (encrypt, decrypt), which rewrite a whole file
-    without adopting or completing it.
+    Another program's, one written by a newer tmws_store (than ``target``), or one holding
+    triggers or views we do not make. For the conversions (encrypt, decrypt), which rewrite
+    a whole file without adopting or completing it, and for init()'s look before it opens a
+    file it may have to recover (``_refuse_without_recovery``).
     """
     app_id, version = read_identity(con)
-    if classify(con, path, app_id, version, schema.SCHEMA_VERSION) != "fresh":
+    if classify(con, path, app_id, version, target) != "fresh":
         _refuse_schema_code(con, path)
 
 
@@ -457,9 +460,7 @@ def _refuse_without_recovery(path: Path, target: int) -> None:
         return
     try:
         con.execute("PRAGMA trusted_schema = OFF")
-        app_id, version = read_identity(con)
-        if classify(con, path, app_id, version, target) != "fresh":
-            _refuse_schema_code(con, path)
+        refuse_unless_ours(con, path, target)
     except sqlite3.Error:
         stamp = raw_header_identity(path)
         if stamp is not None:
