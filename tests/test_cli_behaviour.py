@@ -526,7 +526,6 @@ def test_status_tables_on_postgresql(capsys, postgres_url: str) -> None:
 @pytest.mark.slow
 def test_the_key_file_warning_is_one_line_of_the_command(tmp_path: Path) -> None:
     """It was the warnings module's two lines, the second quoting a line of cli.py."""
-    pytest.importorskip("sqlcipher3")
     make_store(tmp_path / "tmws.db")
     done = run("encrypt", "--db", str(tmp_path / "tmws.db"))
     assert done.returncode == 0, done.stderr

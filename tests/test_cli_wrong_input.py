@@ -18,7 +18,7 @@ import pytest
 from tmws_store import NotADatabaseError, Store, StoreError, schema
 from tmws_store import cli as cli_module
 from tmws_store.cli import main
-from tmws_store.encryption import key_file_path
+from tmws_store.encryption import DatabaseKey, encrypt_file, key_file_path
 from tmws_store.paths import resolve_location
 
 from .helpers import file_digest, run_sql
@@ -112,9 +112,6 @@ def test_encrypt_refuses_a_file_init_refuses_and_makes_no_key(
 
 def test_encrypt_file_itself_refuses_another_programs_file(tmp_path: Path) -> None:
     """The library's conversion checks what it converts, not only the command line."""
-    pytest.importorskip("sqlcipher3")
-    from tmws_store.encryption import DatabaseKey, encrypt_file
-
     path = run_sql(tmp_path / "theirs.db", "CREATE TABLE foo (x)")
     before = file_digest(path)
     with pytest.raises(StoreError, match="of another program"):

@@ -32,10 +32,20 @@ def ini(pytester: pytest.Pytester, mode: str = "strict") -> None:
     )
 
 
+def run_inner(
+    pytester: pytest.Pytester, test_source: str, *options: str, mode: str = "strict"
+) -> pytest.RunResult:
+    """Run ``test_source`` as the inner run's test file, in a new process, with the settings
+    of RUN_OPTIONS (and ``options``) and pytest-asyncio's ``mode``."""
+    ini(pytester, mode)
+    pytester.makepyfile(test_source)
+    return pytester.runpytest_subprocess(*RUN_OPTIONS, *options)
+
+
 @pytest.mark.slow
 def test_fixtures_give_fresh_current_isolated_stores(pytester: pytest.Pytester, home) -> None:
-    ini(pytester)
-    pytester.makepyfile(
+    result = run_inner(
+        pytester,
         """
         import sqlite3
         from sqlmodel import select
@@ -68,9 +78,8 @@ def test_fixtures_give_fresh_current_isolated_stores(pytester: pytest.Pytester, 
             with two.session() as session:
                 assert session.exec(select(Agent)).all() == []
             assert tables(two.path) == set(TMWSModel.metadata.tables)
-        """
+        """,
     )
-    result = pytester.runpytest_subprocess(*RUN_OPTIONS)
     result.assert_outcomes(passed=4)
     assert not (home / ".tmws").exists()
 
@@ -80,8 +89,8 @@ def test_fixtures_give_fresh_current_isolated_stores(pytester: pytest.Pytester, 
 def test_async_session_works_in_both_pytest_asyncio_modes(
     pytester: pytest.Pytester, home, mode: str
 ) -> None:
-    ini(pytester, mode)
-    pytester.makepyfile(
+    result = run_inner(
+        pytester,
         """
         import pytest
         from sqlmodel import select
@@ -102,9 +111,9 @@ def test_async_session_works_in_both_pytest_asyncio_modes(
                 session.add(Agent(agent_id="c", display_name="C"))
             async with tmws_store.async_session(readonly=True) as session:
                 assert len((await session.exec(select(Agent))).all()) == 1
-        """
+        """,
+        mode=mode,
     )
-    result = pytester.runpytest_subprocess(*RUN_OPTIONS)
     result.assert_outcomes(passed=2)
     assert not (home / ".tmws").exists()
 
@@ -113,8 +122,8 @@ def test_async_session_works_in_both_pytest_asyncio_modes(
 def test_sessions_commit_after_a_pass_and_roll_back_after_a_failure(
     pytester: pytest.Pytester, home
 ) -> None:
-    ini(pytester)
-    pytester.makepyfile(
+    result = run_inner(
+        pytester,
         """
         import sqlite3
         import pytest
@@ -150,25 +159,25 @@ def test_sessions_commit_after_a_pass_and_roll_back_after_a_failure(
             assert {name: count(path) for name, path in PATHS.items()} == {
                 "passed": 1, "failed": 0, "failed async": 0
             }
-        """
+        """,
     )
-    result = pytester.runpytest_subprocess(*RUN_OPTIONS)
     result.assert_outcomes(passed=2, failed=2)
     assert not (home / ".tmws").exists()
 
 
 @pytest.mark.slow
 def test_no_fixture_is_autouse(pytester: pytest.Pytester, home) -> None:
-    ini(pytester)
-    pytester.makepyfile(
+    result = run_inner(
+        pytester,
         """
         from tmws_store import pytest_plugin
 
         def test_nothing_requested(request):
             assert not set(pytest_plugin.__all__) & set(request.fixturenames)
-        """
+        """,
+        "--basetemp",
+        str(pytester.path / "t"),
     )
-    result = pytester.runpytest_subprocess(*RUN_OPTIONS, "--basetemp", str(pytester.path / "t"))
     result.assert_outcomes(passed=1)
     # Not even the session-wide template was built for a run that asked for no store.
     assert not list((pytester.path / "t").glob("tmws-template*"))
@@ -185,8 +194,8 @@ def test_the_fixtures_are_listed_with_their_docs(pytester: pytest.Pytester) -> N
 
 @pytest.mark.slow
 def test_factory_refuses_odd_or_repeated_names(pytester: pytest.Pytester, home) -> None:
-    ini(pytester)
-    pytester.makepyfile(
+    result = run_inner(
+        pytester,
         """
         import pytest
 
@@ -196,9 +205,8 @@ def test_factory_refuses_odd_or_repeated_names(pytester: pytest.Pytester, home) 
                 tmws_store_factory("same")
             with pytest.raises(ValueError, match="plain file name"):
                 tmws_store_factory("../elsewhere")
-        """
+        """,
     )
-    result = pytester.runpytest_subprocess(*RUN_OPTIONS)
     result.assert_outcomes(passed=1)
 
 
@@ -209,8 +217,8 @@ def test_fixtures_ignore_tmws_encryption_setting(
     """``TMWS_DB_ENCRYPTION_ENABLED=true`` (TMWS's own setting, set in a user's shell) must
     neither refuse the fixtures' plain stores nor make them read the user's key file."""
     monkeypatch.setenv("TMWS_DB_ENCRYPTION_ENABLED", "true")
-    ini(pytester)
-    pytester.makepyfile(
+    result = run_inner(
+        pytester,
         """
         from tmws_store import Agent
 
@@ -222,9 +230,8 @@ def test_fixtures_ignore_tmws_encryption_setting(
 
         def test_factory(tmws_store_factory):
             assert tmws_store_factory("other").init().action == "current"
-        """
+        """,
     )
-    result = pytester.runpytest_subprocess(*RUN_OPTIONS)
     result.assert_outcomes(passed=3)
     assert not (home / ".tmws").exists()
 
@@ -235,8 +242,8 @@ def test_a_session_fixture_that_cannot_commit_says_why_as_a_store_error(
 ) -> None:
     """The commit after a passing test fails on a duplicate key: the teardown error is
     UniqueViolationError, one line without the row's values, not the driver's IntegrityError."""
-    ini(pytester)
-    pytester.makepyfile(
+    result = run_inner(
+        pytester,
         """
         import pytest
         from tmws_store import Agent
@@ -249,9 +256,9 @@ def test_a_session_fixture_that_cannot_commit_says_why_as_a_store_error(
         async def test_async(tmws_async_session):
             tmws_async_session.add(Agent(agent_id="a", display_name="secret-name-1"))
             tmws_async_session.add(Agent(agent_id="a", display_name="secret-name-2"))
-        """
+        """,
+        "--tb=line",
     )
-    result = pytester.runpytest_subprocess(*RUN_OPTIONS, "--tb=line")
     result.assert_outcomes(passed=2, errors=2)
     output = result.stdout.str()
     assert output.count("UniqueViolationError") >= 2

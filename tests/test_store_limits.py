@@ -7,6 +7,7 @@ the pool has connections, and eight threads released at once by a barrier.
 
 import asyncio
 import contextlib
+import inspect
 import os
 import subprocess
 import sys
@@ -56,19 +57,21 @@ def test_more_sessions_than_connections_wait_busy_timeout_then_say_so(tmp_path: 
             session.add(Agent(agent_id="a", display_name="A"))
 
 
-FIRST_SESSIONS_AT_ONCE = """
-import os, sys, threading
-from tmws_store import Store
-
-def descriptors_on(path):
-    names = {path, path + "-wal", path + "-shm"}
+def descriptors_on(path: Path) -> int:
+    """How many of this process's descriptors are open on ``path``, its -wal or -shm."""
+    names = {str(path), f"{path}-wal", f"{path}-shm"}
     count = 0
     for fd in os.listdir("/proc/self/fd"):
-        try:
+        with contextlib.suppress(OSError):  # closed meanwhile
             count += os.readlink(f"/proc/self/fd/{fd}") in names
-        except OSError:  # closed meanwhile
-            pass
     return count
+
+
+# The child runs descriptors_on (above) too: its imports and source come before this script.
+CHILD_IMPORTS = "import contextlib, os\nfrom pathlib import Path\n"
+FIRST_SESSIONS_AT_ONCE = """
+import sys, threading
+from tmws_store import Store
 
 path = sys.argv[1]
 store = Store(path)
@@ -97,22 +100,13 @@ def test_threads_opening_their_first_sessions_at_once_share_one_engine(tmp_path:
     path = tmp_path / "t.db"
     Store(path).init()
     done = subprocess.run(
-        [sys.executable, "-c", FIRST_SESSIONS_AT_ONCE, str(path)],
+        [sys.executable, "-c", CHILD_IMPORTS + inspect.getsource(descriptors_on)
+         + FIRST_SESSIONS_AT_ONCE, str(path)],
         capture_output=True, text=True, timeout=120, check=True,
     )  # fmt: skip
     opened, after_close = map(int, done.stdout.split())
     assert opened > 0
     assert after_close == 0
-
-
-def descriptors_on(path: Path) -> int:
-    """How many of this process's descriptors are open on ``path``, its -wal or -shm."""
-    names = {str(path), f"{path}-wal", f"{path}-shm"}
-    count = 0
-    for fd in os.listdir("/proc/self/fd"):
-        with contextlib.suppress(OSError):  # closed meanwhile
-            count += os.readlink(f"/proc/self/fd/{fd}") in names
-    return count
 
 
 def test_one_store_serves_async_sessions_in_one_event_loop_after_another(tmp_path: Path) -> None:
